@@ -1,0 +1,373 @@
+/*
+ * tunctl: ask tunbrokerd for a device from the shell, or run a program with
+ * one.  See tunctl(1).  Uses nothing but the public libtunclient API.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tunclient.h"
+
+/* Exit statuses, as tunctl(1) documents them. */
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+#define EXIT_NOEXEC	127
+
+struct request_options {
+	bool json;
+	char **exec_argv;	/* NULL without --exec */
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: tunctl [--socket PATH] request [--name NAME] [--address CIDR]...\n"
+	    "              [--peer ADDR] [--mtu N] [--json] [--exec -- PROGRAM [ARGS...]]\n"
+	    "       tunctl [--socket PATH] status\n"
+	    "       tunctl --help | --version\n"
+	    "\n"
+	    "  --socket PATH     the broker's socket (default: $" TUNCLIENT_SOCKET_ENV
+	    ", else " TUNCLIENT_DEFAULT_SOCKET ")\n"
+	    "request             create a TUN device and hold it until SIGINT or SIGTERM\n"
+	    "  --name NAME       a name, or a template such as vpn%%d\n"
+	    "  --address CIDR    an IPv4 or IPv6 address with prefix length (repeatable)\n"
+	    "  --peer ADDR       the point-to-point peer address\n"
+	    "  --mtu N           the MTU (68 to 65535)\n"
+	    "  --json            describe the device as a JSON object\n"
+	    "  --exec -- PROG    run PROG with the device as fd 3 instead of holding it\n"
+	    "status              show the broker's version\n");
+}
+
+/* Prints "tunctl: what: why" on stderr. */
+__attribute__((format(printf, 1, 2)))
+static void
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tunctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The broker's sentence when there is one, else the errno's text. */
+static const char *
+conn_why(const struct tunclient_conn *conn, int r)
+{
+	const char *text = conn != NULL ? tunclient_conn_error(conn) : "";
+
+	return text[0] != '\0' ? text : strerror(-r);
+}
+
+static int
+open_connection(const char *path, struct tunclient_conn **conn)
+{
+	int r = tunclient_connect(path, conn);
+
+	if (r != 0) {
+		if (path == NULL)
+			path = getenv(TUNCLIENT_SOCKET_ENV);
+		if (path == NULL || path[0] == '\0')
+			path = TUNCLIENT_DEFAULT_SOCKET;
+		fail("connecting to %s: %s", path, strerror(-r));
+	}
+	return r;
+}
+
+static int
+cmd_status(const char *socket_path, int argc, char **argv)
+{
+	struct tunclient_status st;
+	struct tunclient_conn *conn;
+	int r;
+
+	if (argc > 1) {
+		fail("status: unexpected argument \"%s\"", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (open_connection(socket_path, &conn) != 0)
+		return EXIT_FAILED;
+	r = tunclient_status(conn, &st);
+	if (r != 0)
+		fail("status: %s", conn_why(conn, r));
+	else
+		printf("broker %s\nprotocol %u\n", st.broker_version,
+		    st.protocol_version);
+	tunclient_close(conn);
+	return r == 0 ? 0 : EXIT_FAILED;
+}
+
+/* Writes s as a JSON string. */
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void
+print_lease_json(const struct tunclient_lease *lease)
+{
+	char addr[64];
+	size_t i;
+
+	printf("{\"name\":");
+	json_string(tunclient_lease_name(lease));
+	printf(",\"ifindex\":%u,\"mtu\":%u,\"addresses\":[",
+	    tunclient_lease_ifindex(lease), tunclient_lease_mtu(lease));
+	for (i = 0; i < tunclient_lease_address_count(lease); i++) {
+		if (tunclient_lease_address(lease, i, addr, sizeof(addr)) != 0)
+			continue;
+		if (i > 0)
+			putchar(',');
+		json_string(addr);
+	}
+	putchar(']');
+	if (tunclient_lease_peer(lease, addr, sizeof(addr)) == 0) {
+		printf(",\"peer\":");
+		json_string(addr);
+	}
+	printf("}\n");
+}
+
+/* Holds the device until SIGINT or SIGTERM arrives. */
+static int
+hold_until_signal(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) != 0) {
+		fail("waiting for a signal: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	return 0;
+}
+
+/*
+ * Replaces tunctl with argv[0], the lease's descriptors as fd 3 onward and
+ * TUNCLIENT_IFNAME and TUNCLIENT_FDS describing them.  Returns only on
+ * failure.
+ */
+static int
+exec_with_lease(struct tunclient_lease *lease, char **argv)
+{
+	size_t n = tunclient_lease_fd_count(lease), i;
+	char fdlist[16 * 64] = "";
+	size_t used = 0;
+	sigset_t none;
+
+	for (i = 0; i < n; i++) {
+		int fd = tunclient_lease_fd(lease, i);
+		/* First out of the way of targets 3..3+n-1, then into place. */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)(3 + n));
+
+		if (high < 0 || dup2(high, (int)(3 + i)) < 0) {
+			fail("passing descriptor %d: %s", fd, strerror(errno));
+			return EXIT_FAILED;
+		}
+		close(high);
+		used += (size_t)snprintf(fdlist + used, sizeof(fdlist) - used,
+		    "%s%zu", i > 0 ? "," : "", 3 + i);
+	}
+	if (setenv("TUNCLIENT_IFNAME", tunclient_lease_name(lease), 1) != 0 ||
+	    setenv("TUNCLIENT_FDS", fdlist, 1) != 0) {
+		fail("setting the environment: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(argv[0], argv);
+	fail("executing %s: %s", argv[0], strerror(errno));
+	return EXIT_NOEXEC;
+}
+
+/* Parses request's options into req and o; returns 0 or an exit status. */
+static int
+parse_request(int argc, char **argv, struct tunclient_request *req,
+    struct request_options *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "mtu", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "exec", no_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long mtu;
+	char *end;
+	int c, r = 0;
+
+	optind = 0;	/* glibc: start afresh after main's own parse */
+	while ((c = getopt_long(argc, argv, "+n:a:p:m:je", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			r = tunclient_request_set_name(req, optarg);
+			break;
+		case 'a':
+			r = tunclient_request_add_address(req, optarg);
+			break;
+		case 'p':
+			r = tunclient_request_set_peer(req, optarg);
+			break;
+		case 'm':
+			errno = 0;
+			mtu = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    mtu > 65535) {
+				fail("request: --mtu \"%s\" is not a number from 68 to 65535",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			r = tunclient_request_set_mtu(req, (unsigned)mtu);
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'e':
+			if (optind < argc && strcmp(argv[optind], "--") == 0)
+				optind++;
+			if (optind >= argc) {
+				fail("request: --exec needs a program");
+				return EXIT_USAGE;
+			}
+			o->exec_argv = argv + optind;
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+		if (r != 0) {
+			fail("request: %s", tunclient_request_error(req));
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fail("request: unexpected argument \"%s\"", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int
+cmd_request(const char *socket_path, int argc, char **argv)
+{
+	struct request_options o = { .json = false };
+	struct tunclient_request *req = NULL;
+	struct tunclient_lease *lease = NULL;
+	struct tunclient_conn *conn = NULL;
+	sigset_t stop;
+	int r, status = EXIT_FAILED;
+
+	if (tunclient_request_new(&req) != 0) {
+		fail("request: out of memory");
+		return EXIT_FAILED;
+	}
+	if ((status = parse_request(argc, argv, req, &o)) != 0)
+		goto out;
+	status = EXIT_FAILED;
+	/* Blocked now so that a signal during the request is not lost. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
+	if (open_connection(socket_path, &conn) != 0)
+		goto out;
+	if ((r = tunclient_request(conn, req, &lease)) != 0) {
+		fail("request: %s", conn_why(conn, r));
+		goto out;
+	}
+	tunclient_close(conn);
+	conn = NULL;
+
+	if (o.exec_argv != NULL) {
+		status = exec_with_lease(lease, o.exec_argv);
+		goto out;
+	}
+	if (o.json)
+		print_lease_json(lease);
+	else
+		printf("%s\n", tunclient_lease_name(lease));
+	if (fflush(stdout) != 0) {
+		fail("writing to standard output: %s", strerror(errno));
+		goto out;
+	}
+	status = hold_until_signal();
+out:
+	tunclient_lease_free(lease);
+	tunclient_close(conn);
+	tunclient_request_free(req);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *socket_path = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tunctl %s (libtunclient %s)\n", PACKAGE_VERSION,
+			    tunclient_version());
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fail("no command given (request or status)");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	if (strcmp(argv[0], "request") == 0)
+		return cmd_request(socket_path, argc, argv);
+	if (strcmp(argv[0], "status") == 0)
+		return cmd_status(socket_path, argc, argv);
+	fail("unknown command \"%s\" (request or status)", argv[0]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

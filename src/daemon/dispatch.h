@@ -1,0 +1,50 @@
+/*
+ * Turning one request into one reply: decode, check the policy, create and
+ * configure the device, and describe the result.
+ */
+#ifndef TUNBROKER_DISPATCH_H
+#define TUNBROKER_DISPATCH_H
+
+#include <stdbool.h>
+
+#include "codec.h"
+#include "conf.h"
+#include "netlink.h"
+#include "policy.h"
+
+/* What every request handler may use. */
+struct broker {
+	struct broker_config config;
+	struct netlink *nl;
+};
+
+/*
+ * A reply ready to send.  The reply owns its descriptors until
+ * reply_release() closes them, which the server does right after sending.
+ */
+struct reply {
+	struct tb_builder msg;		/* buf is NULL if none could be built */
+	int fds[1];
+	size_t nfds;
+	bool close_connection;		/* drop the client after sending */
+};
+
+/*
+ * Answers msg, which tb_msg_parse() accepted, from the client who.  Logs
+ * one line per grant and per refusal.
+ */
+void dispatch_message(struct broker *b, const struct peer_identity *who,
+    const struct tb_msg *msg, struct reply *reply);
+
+/*
+ * The reply to a message that failed to parse with err: an ERROR that
+ * echoes its sequence number when the header could be read.  The
+ * connection is closed after it.
+ */
+void dispatch_malformed(const struct peer_identity *who,
+    const struct tb_msg *msg, const struct tb_error *err,
+    struct reply *reply);
+
+void reply_release(struct reply *reply);
+
+#endif /* TUNBROKER_DISPATCH_H */

@@ -1,0 +1,299 @@
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+
+#include "addr.h"
+#include "netlink.h"
+
+/*
+ * Requests here are a few hundred bytes and acks are capped, so a page is
+ * plenty; MNL_SOCKET_BUFFER_SIZE is not a constant expression.
+ */
+#define NETLINK_BUFFER_SIZE	8192
+
+struct netlink {
+	struct mnl_socket *sock;
+	uint32_t portid;
+	uint32_t seq;
+	/* Holds the request until it is sent, then the reply. */
+	char buf[NETLINK_BUFFER_SIZE] __attribute__((aligned(8)));
+};
+
+int
+netlink_open(struct netlink **out, struct tb_error *err)
+{
+	struct netlink *nl;
+	int one = 1, rc;
+
+	*out = NULL;
+	if ((nl = calloc(1, sizeof(*nl))) == NULL)
+		return tb_error_set(err, -ENOMEM,
+		    "opening a rtnetlink socket: %s", strerror(ENOMEM));
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (nl->sock == NULL) {
+		rc = -errno;
+		tb_error_set(err, rc, "opening a rtnetlink socket: %s",
+		    strerror(-rc));
+		goto fail;
+	}
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) == -1) {
+		rc = -errno;
+		tb_error_set(err, rc, "binding a rtnetlink socket: %s",
+		    strerror(-rc));
+		goto fail;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	/*
+	 * Both are conveniences (the kernel's reason in words; acks without
+	 * a copy of the request), so a kernel without them is no failure.
+	 */
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one,
+	    sizeof(one));
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one,
+	    sizeof(one));
+	*out = nl;
+	return 0;
+fail:
+	netlink_close(nl);
+	return rc;
+}
+
+void
+netlink_close(struct netlink *nl)
+{
+	if (nl == NULL)
+		return;
+	if (nl->sock != NULL)
+		mnl_socket_close(nl->sock);
+	free(nl);
+}
+
+/*
+ * Reads an NLMSG_ERROR message: returns its (0 or negative) errno and
+ * points *extack at the kernel's message text, if it sent one.
+ */
+static int
+netlink_parse_ack(const struct nlmsghdr *msg, const char **extack)
+{
+	const struct nlmsgerr *e;
+	struct nlattr *attr;
+	size_t offset;
+
+	*extack = NULL;
+	if (msg->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+		return -EBADMSG;
+	e = mnl_nlmsg_get_payload(msg);
+	if (e->error > 0 || e->error < -4095)
+		return -EPROTO;
+	if (e->error == 0 || (msg->nlmsg_flags & NLM_F_ACK_TLVS) == 0)
+		return e->error;
+
+	/* The TLVs follow the request's copy, unless the ack was capped. */
+	offset = sizeof(*e);
+	if ((msg->nlmsg_flags & NLM_F_CAPPED) == 0) {
+		if (e->msg.nlmsg_len < sizeof(struct nlmsghdr))
+			return e->error;
+		offset += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	}
+	if (offset > mnl_nlmsg_get_payload_len(msg))
+		return e->error;
+	mnl_attr_for_each(attr, msg, offset) {
+		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+			*extack = mnl_attr_get_str(attr);
+	}
+	return e->error;
+}
+
+/*
+ * Sends the request built in nl->buf and waits for its ack.  Messages that
+ * are not the reply to this request (an ack of an earlier request whose
+ * caller gave up) are skipped.  On failure, err gets the sentence fmt
+ * describes, the errno text and the kernel's explanation.
+ */
+static int __attribute__((format(printf, 4, 5)))
+netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
+    struct tb_error *err, const char *fmt, ...)
+{
+	char step[256];
+	const char *extack = NULL;
+	const struct nlmsghdr *msg;
+	uint32_t seq;
+	ssize_t n;
+	int len, rc;
+	va_list ap;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1) {
+		rc = -errno;
+		goto fail;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto fail;
+		}
+		len = (int)n;
+		for (msg = (const struct nlmsghdr *)nl->buf;
+		    mnl_nlmsg_ok(msg, len); msg = mnl_nlmsg_next(msg, &len)) {
+			if (msg->nlmsg_seq != seq ||
+			    msg->nlmsg_pid != nl->portid ||
+			    msg->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if ((rc = netlink_parse_ack(msg, &extack)) == 0)
+				return 0;
+			goto fail;
+		}
+	}
+fail:
+	va_start(ap, fmt);
+	vsnprintf(step, sizeof(step), fmt, ap);
+	va_end(ap);
+	if (extack != NULL && *extack != '\0')
+		return tb_error_set(err, rc, "%s: %s (kernel: %s)", step,
+		    strerror(-rc), extack);
+	return tb_error_set(err, rc, "%s: %s", step, strerror(-rc));
+}
+
+/* Link messages carry the index as an int; 0 would mean "by name". */
+static bool
+netlink_ifindex_valid(unsigned ifindex)
+{
+	return ifindex > 0 && ifindex <= INT_MAX;
+}
+
+/* Starts an RTM_*LINK request for ifindex in nl->buf. */
+static struct nlmsghdr *
+netlink_link_request(struct netlink *nl, uint16_t type, unsigned ifindex)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = type;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	return nlh;
+}
+
+int
+netlink_add_address(struct netlink *nl, unsigned ifindex,
+    const struct tb_addr *addr, const struct tb_addr *peer,
+    struct tb_error *err)
+{
+	char local_text[TB_ADDR_TEXT_MAX], peer_text[TB_ADDR_TEXT_MAX];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	size_t len;
+
+	if (tb_addr_validate(addr) != 0)
+		return tb_error_set(err, -EINVAL, "adding an address to "
+		    "ifindex %u: invalid address (family %u, prefix length %u)",
+		    ifindex, addr->family, addr->prefixlen);
+	/* With a peer, the local address stands alone, without a prefix. */
+	tb_addr_format(addr, peer == NULL, local_text, sizeof(local_text));
+	if (peer != NULL && tb_addr_validate(peer) != 0)
+		return tb_error_set(err, -EINVAL, "adding address %s to "
+		    "ifindex %u: invalid peer address (family %u, prefix "
+		    "length %u)", local_text, ifindex, peer->family,
+		    peer->prefixlen);
+	if (peer != NULL)
+		tb_addr_format(peer, true, peer_text, sizeof(peer_text));
+	if (peer != NULL && peer->family != addr->family)
+		return tb_error_set(err, -EINVAL, "adding address %s peer %s "
+		    "to ifindex %u: the peer is not of the address's family",
+		    local_text, peer_text, ifindex);
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL, "adding address %s to "
+		    "ifindex %u: invalid ifindex", local_text, ifindex);
+
+	len = tb_addr_len(addr);
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = addr->family;
+	ifa->ifa_prefixlen = peer != NULL ? peer->prefixlen : addr->prefixlen;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, len, addr->addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len,
+	    peer != NULL ? peer->addr : addr->addr);
+	if (addr->family == AF_INET6) {
+		/* A TUN has no neighbours to ask; DAD would only delay use. */
+		ifa->ifa_flags = IFA_F_NODAD;
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	}
+
+	if (peer != NULL)
+		return netlink_request(nl, nlh, err,
+		    "adding address %s peer %s to ifindex %u", local_text,
+		    peer_text, ifindex);
+	return netlink_request(nl, nlh, err, "adding address %s to ifindex %u",
+	    local_text, ifindex);
+}
+
+int
+netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu,
+    struct tb_error *err)
+{
+	struct nlmsghdr *nlh;
+
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "setting MTU %u on ifindex %u: invalid ifindex", mtu,
+		    ifindex);
+	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return netlink_request(nl, nlh, err, "setting MTU %u on ifindex %u",
+	    mtu, ifindex);
+}
+
+int
+netlink_set_up(struct netlink *nl, unsigned ifindex, struct tb_error *err)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "setting ifindex %u up: invalid ifindex", ifindex);
+	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
+	ifi = mnl_nlmsg_get_payload(nlh);
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return netlink_request(nl, nlh, err, "setting ifindex %u up", ifindex);
+}
+
+int
+netlink_delete_link(struct netlink *nl, unsigned ifindex,
+    struct tb_error *err)
+{
+	struct nlmsghdr *nlh;
+
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "deleting ifindex %u: invalid ifindex", ifindex);
+	nlh = netlink_link_request(nl, RTM_DELLINK, ifindex);
+	return netlink_request(nl, nlh, err, "deleting ifindex %u", ifindex);
+}

@@ -1,0 +1,345 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "log.h"
+#include "server.h"
+
+struct peer {
+	LIST_ENTRY(peer) entry;
+	struct server *server;
+	int fd;
+	struct event *ev;
+	struct peer_identity who;
+};
+
+static void
+peer_free(struct peer *p)
+{
+	LIST_REMOVE(p, entry);
+	if (p->ev != NULL)
+		event_free(p->ev);
+	close(p->fd);
+	free(p->who.groups);
+	free(p);
+}
+
+/* Reads the client's identity from the kernel: SO_PEERCRED, SO_PEERGROUPS. */
+static int
+peer_identify(int fd, struct peer_identity *who)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t *groups = NULL, *grown;
+	size_t cap = 16;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	who->pid = cred.pid;
+	who->uid = cred.uid;
+	who->gid = cred.gid;
+	for (;;) {
+		if ((grown = realloc(groups, cap * sizeof(gid_t))) == NULL) {
+			free(groups);
+			return -ENOMEM;
+		}
+		groups = grown;
+		len = (socklen_t)(cap * sizeof(gid_t));
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0)
+			break;
+		/* ERANGE tells the size needed in len. */
+		if (errno != ERANGE || len / sizeof(gid_t) <= cap) {
+			int r = -errno;
+
+			free(groups);
+			return r;
+		}
+		cap = len / sizeof(gid_t);
+	}
+	who->groups = groups;
+	who->ngroups = len / sizeof(gid_t);
+	return 0;
+}
+
+/* Sends reply to p; false if p must be dropped (it is not reading). */
+static bool
+peer_send(struct peer *p, struct reply *reply)
+{
+	int r;
+
+	if (reply->msg.buf == NULL)
+		return false;
+	r = tb_send(p->fd, reply->msg.buf, reply->msg.len, reply->fds,
+	    reply->nfds);
+	if (r != 0) {
+		log_warn("uid=%u pid=%d: sending reply: %s; disconnecting",
+		    (unsigned)p->who.uid, (int)p->who.pid, strerror(-r));
+		return false;
+	}
+	return true;
+}
+
+/* Reads and answers one message; libevent calls again while more wait. */
+static void
+peer_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct server *s = p->server;
+	int fds[TB_MSG_MAX_FDS];
+	struct reply reply;
+	struct tb_error err = { 0 };
+	struct tb_msg msg;
+	size_t nfds;
+	ssize_t n;
+	bool keep;
+
+	(void)what;
+	n = tb_recv(fd, s->buf, TB_MSG_MAX_SIZE, fds, &nfds, &err);
+	if (n == -EAGAIN)
+		return;
+	if (n == 0 || (n < 0 && err.detail == 0)) {
+		log_debug("uid=%u pid=%d disconnected%s%s",
+		    (unsigned)p->who.uid, (int)p->who.pid,
+		    n < 0 ? ": " : "", n < 0 ? err.text : "");
+		peer_free(p);
+		return;
+	}
+	if (n < 0) {
+		memset(&msg, 0, sizeof(msg));
+		dispatch_malformed(&p->who, &msg, &err, &reply);
+	} else if (tb_msg_parse(&msg, s->buf, (size_t)n, nfds, &err) != 0) {
+		dispatch_malformed(&p->who, &msg, &err, &reply);
+	} else {
+		dispatch_message(s->broker, &p->who, &msg, &reply);
+	}
+	/* Requests carry no descriptors we keep. */
+	tb_close_fds(fds, nfds);
+	keep = peer_send(p, &reply) && !reply.close_connection;
+	reply_release(&reply);
+	if (!keep)
+		peer_free(p);
+}
+
+static void
+server_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct peer *p;
+	int fd, r;
+
+	(void)what;
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accepting a connection: %s",
+			    strerror(errno));
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("accepting a connection: out of memory");
+		close(fd);
+		return;
+	}
+	p->fd = fd;
+	p->server = s;
+	LIST_INSERT_HEAD(&s->peers, p, entry);
+	if ((r = peer_identify(fd, &p->who)) != 0) {
+		log_warn("identifying a client: %s", strerror(-r));
+		peer_free(p);
+		return;
+	}
+	p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, peer_read, p);
+	if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
+		log_warn("uid=%u pid=%d: cannot watch the connection",
+		    (unsigned)p->who.uid, (int)p->who.pid);
+		peer_free(p);
+		return;
+	}
+	log_debug("uid=%u gid=%u pid=%d connected", (unsigned)p->who.uid,
+	    (unsigned)p->who.gid, (int)p->who.pid);
+}
+
+/* Creates each missing directory above path with mode 0755. */
+static int
+make_parents(const char *path, struct tb_error *err)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (slash = strchr(dir + 1, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0) {
+			/* The umask must not make it unreachable for clients. */
+			if (chmod(dir, 0755) < 0)
+				return tb_error_set(err, -errno,
+				    "setting the mode of %s: %s", dir,
+				    strerror(errno));
+		} else if (errno != EEXIST) {
+			return tb_error_set(err, -errno, "creating %s: %s",
+			    dir, strerror(errno));
+		}
+		*slash = '/';
+	}
+	return 0;
+}
+
+/*
+ * Removes a socket left by a broker that is gone; refuses when one still
+ * listens there or when path is something other than a socket.
+ */
+static int
+remove_stale_socket(const struct sockaddr_un *sun, struct tb_error *err)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : tb_error_set(err, -errno,
+		    "examining %s: %s", sun->sun_path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return tb_error_set(err, -EEXIST,
+		    "%s exists and is not a socket; not replacing it",
+		    sun->sun_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return tb_error_set(err, -errno, "socket: %s", strerror(errno));
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0)
+		return tb_error_set(err, -EADDRINUSE,
+		    "another broker is listening on %s", sun->sun_path);
+	if (errno != ECONNREFUSED)
+		return tb_error_set(err, -errno,
+		    "probing the existing socket %s: %s", sun->sun_path,
+		    strerror(errno));
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return tb_error_set(err, -errno, "removing stale socket %s: %s",
+		    sun->sun_path, strerror(errno));
+	log_info("removed stale socket %s", sun->sun_path);
+	return 0;
+}
+
+/* Binds fd to sun with the configured mode and group, never wider. */
+static int
+bind_socket(int fd, const struct sockaddr_un *sun,
+    const struct broker_config *cfg, struct stat *st, struct tb_error *err)
+{
+	mode_t old_umask;
+	int r;
+
+	/* Born private; opened to its final mode only once it is ours. */
+	old_umask = umask(0177);
+	r = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	umask(old_umask);
+	if (r < 0)
+		return tb_error_set(err, -errno, "binding %s: %s",
+		    sun->sun_path, strerror(errno));
+	if (lstat(sun->sun_path, st) < 0)
+		return tb_error_set(err, -errno, "examining %s: %s",
+		    sun->sun_path, strerror(errno));
+	if (cfg->has_socket_group &&
+	    chown(sun->sun_path, (uid_t)-1, cfg->socket_group) < 0)
+		return tb_error_set(err, -errno,
+		    "setting group %u on %s: %s", (unsigned)cfg->socket_group,
+		    sun->sun_path, strerror(errno));
+	if (chmod(sun->sun_path, cfg->socket_mode) < 0)
+		return tb_error_set(err, -errno, "setting mode %04o on %s: %s",
+		    (unsigned)cfg->socket_mode, sun->sun_path, strerror(errno));
+	return 0;
+}
+
+int
+server_open(struct server *s, struct event_base *base, struct broker *b,
+    const char *path, struct tb_error *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+	s->base = base;
+	s->broker = b;
+	LIST_INIT(&s->peers);
+	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
+		return tb_error_set(err, -EINVAL,
+		    "socket path \"%s\" must be absolute and under %zu bytes",
+		    path, sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	if ((s->path = strdup(path)) == NULL ||
+	    (s->buf = malloc(TB_MSG_MAX_SIZE)) == NULL) {
+		r = tb_error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((r = make_parents(path, err)) != 0 ||
+	    (r = remove_stale_socket(&sun, err)) != 0)
+		goto fail;
+	s->listen_fd = socket(AF_UNIX,
+	    SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0) {
+		r = tb_error_set(err, -errno, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = bind_socket(s->listen_fd, &sun, &b->config, &st, err)) != 0)
+		goto fail_unlink;
+	s->sock_dev = st.st_dev;
+	s->sock_ino = st.st_ino;
+	if (listen(s->listen_fd, SOMAXCONN) < 0) {
+		r = tb_error_set(err, -errno, "listening on %s: %s", path,
+		    strerror(errno));
+		goto fail_unlink;
+	}
+	s->listen_ev = event_new(base, s->listen_fd, EV_READ | EV_PERSIST,
+	    server_accept, s);
+	if (s->listen_ev == NULL || event_add(s->listen_ev, NULL) != 0) {
+		r = tb_error_set(err, -ENOMEM, "watching %s", path);
+		goto fail_unlink;
+	}
+	return 0;
+fail_unlink:
+	unlink(path);
+fail:
+	server_close(s);
+	return r;
+}
+
+/* Unlinks the socket file if it is still the one we bound. */
+static void
+remove_own_socket(struct server *s)
+{
+	struct stat st;
+
+	if (s->path == NULL || s->sock_ino == 0)
+		return;
+	if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+	    st.st_ino == s->sock_ino)
+		unlink(s->path);
+}
+
+void
+server_close(struct server *s)
+{
+	while (!LIST_EMPTY(&s->peers))
+		peer_free(LIST_FIRST(&s->peers));
+	if (s->listen_ev != NULL)
+		event_free(s->listen_ev);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	remove_own_socket(s);
+	free(s->path);
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+}

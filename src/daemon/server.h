@@ -1,0 +1,42 @@
+/*
+ * The listening socket and the connected clients: accept, identify each
+ * peer from the kernel, read one message at a time, hand it to dispatch and
+ * send the reply with its descriptors.
+ */
+#ifndef TUNBROKER_SERVER_H
+#define TUNBROKER_SERVER_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "dispatch.h"
+
+struct peer;
+
+struct server {
+	struct event_base *base;
+	struct broker *broker;
+	char *path;
+	int listen_fd;
+	struct event *listen_ev;
+	dev_t sock_dev;		/* the socket file we made, so that we */
+	ino_t sock_ino;		/* never unlink someone else's */
+	LIST_HEAD(peer_list, peer) peers;
+	uint8_t *buf;		/* TB_MSG_MAX_SIZE bytes for requests */
+};
+
+/*
+ * Binds and listens on path with the mode and group of b's configuration.
+ * Creates missing parent directories (mode 0755), replaces a stale socket
+ * only if nothing listens on it, and refuses (-EADDRINUSE) when a broker
+ * does.  Returns 0 or a negative errno with a sentence in err.
+ */
+int server_open(struct server *s, struct event_base *base, struct broker *b,
+    const char *path, struct tb_error *err);
+
+/* Disconnects every client, stops listening and removes the socket. */
+void server_close(struct server *s);
+
+#endif /* TUNBROKER_SERVER_H */

@@ -1,0 +1,203 @@
+/* Connections to the broker and blocking request/reply exchanges. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "internal.h"
+
+const char *
+tunclient_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+/* The socket path to use when the caller gives none. */
+static const char *
+default_socket_path(void)
+{
+	const char *env = getenv(TUNCLIENT_SOCKET_ENV);
+
+	return env != NULL && env[0] != '\0' ? env : TUNCLIENT_DEFAULT_SOCKET;
+}
+
+int
+tunclient_connect(const char *path, struct tunclient_conn **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct tunclient_conn *conn;
+	int r;
+
+	*out = NULL;
+	if (path == NULL)
+		path = default_socket_path();
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+
+	if ((conn = calloc(1, sizeof(*conn))) == NULL)
+		return -ENOMEM;
+	conn->next_seq = 1;
+	conn->buf = malloc(TB_MSG_MAX_SIZE);
+	conn->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (conn->buf == NULL || conn->sock < 0) {
+		r = conn->buf == NULL ? -ENOMEM : -errno;
+		goto fail;
+	}
+	if (connect(conn->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*out = conn;
+	return 0;
+fail:
+	tunclient_close(conn);
+	return r;
+}
+
+void
+tunclient_close(struct tunclient_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	if (conn->sock >= 0)
+		close(conn->sock);
+	free(conn->buf);
+	free(conn);
+}
+
+const char *
+tunclient_conn_error(const struct tunclient_conn *conn)
+{
+	return conn->err.text;
+}
+
+/*
+ * Sends the message in b (releasing it) and waits for the reply, which must
+ * echo its sequence number and be either an ERROR or of type want.  On
+ * success reply points into conn->buf and fds holds the descriptors that
+ * came with it, now the caller's.  An ERROR reply becomes its errno, with
+ * its sentence in conn->err.
+ */
+static int
+exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
+    struct tb_msg *reply, int *fds, size_t *nfds)
+{
+	uint32_t seq = conn->next_seq++;
+	ssize_t n;
+	int r;
+
+	*nfds = 0;
+	memcpy(b->buf + offsetof(struct tb_header, seq), &seq, sizeof(seq));
+	r = tb_send(conn->sock, b->buf, b->len, NULL, 0);
+	tb_builder_release(b);
+	if (r != 0)
+		return tb_error_set(&conn->err, r, "sending to the broker: %s",
+		    strerror(-r));
+
+	n = tb_recv(conn->sock, conn->buf, TB_MSG_MAX_SIZE, fds, nfds,
+	    &conn->err);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return tb_error_set(&conn->err, -ECONNRESET,
+		    "the broker closed the connection");
+	r = tb_msg_parse(reply, conn->buf, (size_t)n, *nfds, &conn->err);
+	if (r == 0 && reply->hdr.seq != seq)
+		r = tb_error_set(&conn->err, -EPROTO,
+		    "reply has sequence number %u, expected %u",
+		    reply->hdr.seq, seq);
+	else if (r == 0 && reply->hdr.type == TB_MSG_ERROR)
+		r = tb_decode_error(reply, &conn->err);
+	else if (r == 0 && reply->hdr.type != want)
+		r = tb_error_set(&conn->err, -EPROTO,
+		    "the broker answered %s to a request that expects %s",
+		    tb_msg_type_name(reply->hdr.type), tb_msg_type_name(want));
+	if (r != 0) {
+		tb_close_fds(fds, *nfds);
+		*nfds = 0;
+	}
+	return r;
+}
+
+/* Starts a call on conn: clears its error, reports a failed encode. */
+static int
+begin(struct tunclient_conn *conn, int encoded)
+{
+	tb_error_clear(&conn->err);
+	if (encoded != 0)
+		return tb_error_set(&conn->err, encoded,
+		    "encoding the request: %s", strerror(-encoded));
+	return 0;
+}
+
+int
+tunclient_ping(struct tunclient_conn *conn)
+{
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_builder b;
+	struct tb_msg reply;
+	size_t nfds;
+	int r;
+
+	if ((r = begin(conn, tb_encode_simple(&b, TB_MSG_PING, 0))) != 0)
+		return r;
+	return exchange(conn, &b, TB_MSG_PONG, &reply, fds, &nfds);
+}
+
+int
+tunclient_status(struct tunclient_conn *conn, struct tunclient_status *status)
+{
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_status_reply rep;
+	struct tb_builder b;
+	struct tb_msg reply;
+	size_t nfds;
+	int r;
+
+	if ((r = begin(conn, tb_encode_simple(&b, TB_MSG_STATUS, 0))) != 0)
+		return r;
+	if ((r = exchange(conn, &b, TB_MSG_STATUS_REPLY, &reply, fds,
+	    &nfds)) != 0)
+		return r;
+	if ((r = tb_decode_status_reply(&reply, &rep, &conn->err)) != 0)
+		return r;
+	memset(status, 0, sizeof(*status));
+	memcpy(status->broker_version, rep.broker_version,
+	    sizeof(status->broker_version));
+	status->broker_version[sizeof(status->broker_version) - 1] = '\0';
+	status->protocol_version = rep.proto_version;
+	return 0;
+}
+
+int
+tunclient_request(struct tunclient_conn *conn,
+    const struct tunclient_request *req, struct tunclient_lease **out)
+{
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_created_reply rep;
+	struct tb_builder b;
+	struct tb_msg reply;
+	size_t nfds;
+	int r;
+
+	*out = NULL;
+	if ((r = begin(conn, tb_encode_create(&b, 0, &req->spec))) != 0)
+		return r;
+	if ((r = exchange(conn, &b, TB_MSG_CREATED, &reply, fds, &nfds)) != 0)
+		return r;
+	if ((r = tb_decode_created(&reply, &rep, &conn->err)) != 0) {
+		tb_close_fds(fds, nfds);
+		return r;
+	}
+	if (nfds == 0) {
+		return tb_error_set(&conn->err, -EPROTO,
+		    "the broker created %s but sent no descriptor", rep.name);
+	}
+	return lease_new(&rep, fds, nfds, out);
+}

@@ -1,0 +1,117 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+
+size_t
+tb_addr_len(const struct tb_addr *addr)
+{
+	switch (addr->family) {
+	case AF_INET:
+		return 4;
+	case AF_INET6:
+		return 16;
+	default:
+		return 0;
+	}
+}
+
+int
+tb_addr_validate(const struct tb_addr *addr)
+{
+	size_t len = tb_addr_len(addr), i;
+
+	if (len == 0 || addr->prefixlen > len * 8)
+		return -EINVAL;
+	if (addr->reserved[0] != 0 || addr->reserved[1] != 0)
+		return -EINVAL;
+	for (i = len; i < sizeof(addr->addr); i++) {
+		if (addr->addr[i] != 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parses a decimal prefix length of at most max; -1 if it is not one. */
+static int
+parse_prefixlen(const char *s, unsigned max)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	return (int)v;
+}
+
+int
+tb_addr_parse(const char *text, bool prefix_optional, struct tb_addr *out,
+    struct tb_error *err)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash;
+	size_t hostlen;
+	int prefixlen;
+
+	memset(out, 0, sizeof(*out));
+	slash = strchr(text, '/');
+	hostlen = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	if (hostlen == 0 || hostlen >= sizeof(host))
+		goto bad;
+	memcpy(host, text, hostlen);
+	host[hostlen] = '\0';
+
+	if (inet_pton(AF_INET, host, out->addr) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, out->addr) == 1)
+		out->family = AF_INET6;
+	else
+		goto bad;
+
+	if (slash == NULL) {
+		if (!prefix_optional)
+			return tb_error_set(err, -EINVAL,
+			    "address \"%s\" has no prefix length (write it as ADDRESS/PREFIX)",
+			    text);
+		out->prefixlen = (uint8_t)(tb_addr_len(out) * 8);
+		return 0;
+	}
+	prefixlen = parse_prefixlen(slash + 1, (unsigned)tb_addr_len(out) * 8);
+	if (prefixlen < 0)
+		return tb_error_set(err, -EINVAL,
+		    "address \"%s\" has an invalid prefix length (0 to %zu)",
+		    text, tb_addr_len(out) * 8);
+	out->prefixlen = (uint8_t)prefixlen;
+	return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return tb_error_set(err, -EINVAL,
+	    "\"%s\" is not an IPv4 or IPv6 address", text);
+}
+
+const char *
+tb_addr_format(const struct tb_addr *addr, bool with_prefix, char *buf,
+    size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (tb_addr_validate(addr) != 0 ||
+	    inet_ntop(addr->family, addr->addr, host, sizeof(host)) == NULL) {
+		snprintf(buf, size, "?");
+		return buf;
+	}
+	if (with_prefix)
+		snprintf(buf, size, "%s/%u", host, addr->prefixlen);
+	else
+		snprintf(buf, size, "%s", host);
+	return buf;
+}

@@ -1,0 +1,35 @@
+/* Converting struct tb_addr to and from the text people type. */
+#ifndef TUNBROKER_ADDR_H
+#define TUNBROKER_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "protocol.h"
+
+/* Room for "ffff:...:ffff/128" with its NUL. */
+#define TB_ADDR_TEXT_MAX	(46 + 4 + 1)
+
+/*
+ * Parses "198.18.0.1/24" or "2001:db8::1/64" into out.  Without a prefix,
+ * the family's full length is taken when prefix_optional is set; otherwise
+ * the prefix is required.  Returns 0 or -EINVAL with a sentence naming text.
+ */
+int tb_addr_parse(const char *text, bool prefix_optional, struct tb_addr *out,
+    struct tb_error *err);
+
+/*
+ * Writes addr as text into buf ("198.18.0.1/24"; the prefix is left out when
+ * with_prefix is false) and returns buf.  An invalid addr gives "?".
+ */
+const char *tb_addr_format(const struct tb_addr *addr, bool with_prefix,
+    char *buf, size_t size);
+
+/* Checks family, prefix length and zero padding; 0 or -EINVAL. */
+int tb_addr_validate(const struct tb_addr *addr);
+
+/* The number of address bytes for addr's family: 4, 16, or 0 if invalid. */
+size_t tb_addr_len(const struct tb_addr *addr);
+
+#endif /* TUNBROKER_ADDR_H */

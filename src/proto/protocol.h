@@ -1,0 +1,116 @@
+/*
+ * The tunbroker wire protocol: the one header that holds its version,
+ * message types, attribute types and limits.  tunbroker-protocol(7) is the
+ * prose specification of what is declared here.
+ *
+ * Every message is one AF_UNIX SOCK_SEQPACKET datagram: a fixed header,
+ * then type-length-value attributes aligned to 4 bytes like netlink
+ * attributes.  All integers are in the host's byte order (the socket is
+ * local).  Numbers, once given out, are never reused: a retired message or
+ * attribute keeps its number and a comment saying so.
+ */
+#ifndef TUNBROKER_PROTOCOL_H
+#define TUNBROKER_PROTOCOL_H
+
+#include <stdint.h>
+
+#define TB_PROTO_MAGIC		0x52424e54u	/* "TNBR" in little-endian memory */
+#define TB_PROTO_VERSION	1
+
+/* Limits every peer must respect. */
+#define TB_MSG_MAX_SIZE		65536	/* a whole message, header included */
+#define TB_MSG_MAX_FDS		64	/* descriptors riding with one message */
+#define TB_MAX_ADDRESSES	64	/* addresses in one CREATE */
+#define TB_IFNAME_MAX		16	/* IFNAMSIZ: name plus its NUL */
+#define TB_ERROR_TEXT_MAX	512	/* an error sentence, NUL included */
+#define TB_VERSION_TEXT_MAX	64	/* a version string, NUL included */
+
+/*
+ * Fixed header.  length is the whole message, header included, and must
+ * equal the size of the datagram.
+ */
+struct tb_header {
+	uint32_t magic;
+	uint8_t version;
+	uint8_t type;		/* enum tb_msg_type */
+	uint16_t flags;		/* none defined in version 1: must be 0 */
+	uint32_t seq;		/* chosen by the client, echoed in the reply */
+	uint32_t length;
+};
+
+#define TB_HEADER_SIZE		((uint32_t)sizeof(struct tb_header))	/* 16 */
+
+/* Message types, grouped in numbered ranges. */
+enum tb_msg_type {
+	/* 1-63: requests, client to broker. */
+	TB_MSG_PING = 1,
+	TB_MSG_STATUS = 2,
+	TB_MSG_CREATE = 3,
+	TB_MSG_LIST = 4,
+	TB_MSG_RELEASE = 5,
+
+	/* 64-127: replies, broker to client; seq echoes the request. */
+	TB_MSG_ERROR = 64,
+	TB_MSG_PONG = 65,
+	TB_MSG_STATUS_REPLY = 66,
+	TB_MSG_CREATED = 67,
+	TB_MSG_LEASES = 68,
+	TB_MSG_RELEASED = 69,
+};
+
+#define TB_MSG_TYPE_MAX		127
+
+/*
+ * Attribute header.  len counts the header and the payload but not the
+ * padding that brings the next attribute to a 4-byte boundary.
+ */
+struct tb_attr {
+	uint16_t len;
+	uint16_t type;		/* enum tb_attr_type, maybe | TB_ATTR_F_OPTIONAL */
+};
+
+#define TB_ATTR_HEADER_SIZE	((uint16_t)sizeof(struct tb_attr))	/* 4 */
+#define TB_ALIGN(len)		(((len) + 3u) & ~3u)
+
+/*
+ * An attribute a receiver does not know is an error unless its sender set
+ * this bit, in which case the receiver skips it.
+ */
+#define TB_ATTR_F_OPTIONAL	0x8000u
+#define TB_ATTR_TYPE_MASK	0x7fffu
+
+enum tb_attr_type {
+	TB_ATTR_UNSPEC = 0,		/* never valid */
+	TB_ATTR_ERRNO = 1,		/* i32: a negative errno */
+	TB_ATTR_ERROR_TEXT = 2,		/* string: a human sentence */
+	TB_ATTR_BROKER_VERSION = 3,	/* string: e.g. "0.1.0" */
+	TB_ATTR_PROTO_VERSION = 4,	/* u32: TB_PROTO_VERSION */
+	TB_ATTR_DEVICE_TYPE = 5,	/* u32: enum tb_device_type */
+	TB_ATTR_IFNAME = 6,		/* string: a name or a template with one %d */
+	TB_ATTR_ADDRESS = 7,		/* struct tb_addr, repeatable */
+	TB_ATTR_PEER = 8,		/* struct tb_addr: point-to-point peer */
+	TB_ATTR_MTU = 9,		/* u32 */
+	TB_ATTR_IFINDEX = 10,		/* u32 */
+	TB_ATTR_FD_COUNT = 11,		/* u32: descriptors riding with this reply */
+};
+
+#define TB_ATTR_TYPE_MAX	11
+
+enum tb_device_type {
+	TB_DEVICE_TUN = 1,
+	TB_DEVICE_TAP = 2,	/* reserved: not served by protocol version 1 yet */
+};
+
+/*
+ * An interface address on the wire.  family is AF_INET (2) or AF_INET6
+ * (10); addr holds 4 or 16 bytes, the rest zero; prefixlen is at most 32 or
+ * 128.  A peer address carries the full prefix length of its family.
+ */
+struct tb_addr {
+	uint8_t family;
+	uint8_t prefixlen;
+	uint8_t reserved[2];	/* must be 0 */
+	uint8_t addr[16];
+};
+
+#endif /* TUNBROKER_PROTOCOL_H */

@@ -1,0 +1,240 @@
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+
+#include "netinfo.h"
+
+/* Large enough for one dump message batch of the kernel. */
+#define NETINFO_BUFFER_SIZE	32768
+
+struct netinfo_query {
+	struct mnl_socket *sock;
+	uint32_t portid;
+	uint32_t seq;
+	char buf[NETINFO_BUFFER_SIZE] __attribute__((aligned(8)));
+};
+
+/* Sends the request in q->buf and feeds every reply to cb until done. */
+static int
+netinfo_talk(struct netinfo_query *q, struct nlmsghdr *nlh, mnl_cb_t cb,
+    void *data)
+{
+	ssize_t n;
+	int rc;
+
+	nlh->nlmsg_seq = ++q->seq;
+	if (mnl_socket_sendto(q->sock, nlh, nlh->nlmsg_len) == -1)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(q->sock, q->buf, sizeof(q->buf));
+		if (n == -1)
+			return -errno;
+		rc = mnl_cb_run(q->buf, (size_t)n, q->seq, q->portid, cb, data);
+		if (rc == MNL_CB_ERROR)
+			return -errno;
+	} while (rc > MNL_CB_STOP && (nlh->nlmsg_flags & NLM_F_DUMP) != 0);
+	return 0;
+}
+
+/* Reads the tun driver's IFLA_INFO_DATA: owner and group, when set. */
+static void
+netinfo_parse_linkinfo(const struct nlattr *linkinfo, struct netinfo_link *l)
+{
+	const struct nlattr *a, *d;
+
+	mnl_attr_for_each_nested(a, linkinfo) {
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_INFO_KIND:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				snprintf(l->kind, sizeof(l->kind), "%s",
+				    mnl_attr_get_str(a));
+			break;
+		case IFLA_INFO_DATA:
+			if (strcmp(l->kind, "tun") != 0)
+				break;
+			mnl_attr_for_each_nested(d, a) {
+				if (mnl_attr_validate(d, MNL_TYPE_U32) != 0)
+					continue;
+				if (mnl_attr_get_type(d) == IFLA_TUN_OWNER) {
+					l->has_owner = true;
+					l->owner = mnl_attr_get_u32(d);
+				} else if (mnl_attr_get_type(d) ==
+				    IFLA_TUN_GROUP) {
+					l->has_group = true;
+					l->group = mnl_attr_get_u32(d);
+				}
+			}
+			break;
+		}
+	}
+}
+
+static int
+netinfo_link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct netinfo_link *l = data;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+		return MNL_CB_OK;
+	l->ifindex = (unsigned)ifi->ifi_index;
+	l->flags = ifi->ifi_flags;
+	mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_IFNAME:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				snprintf(l->name, sizeof(l->name), "%s",
+				    mnl_attr_get_str(a));
+			break;
+		case IFLA_MTU:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				l->mtu = mnl_attr_get_u32(a);
+			break;
+		case IFLA_LINKINFO:
+			netinfo_parse_linkinfo(a, l);
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* Copies a raw address attribute into a tb_addr of family and prefix. */
+static bool
+netinfo_put_addr(struct tb_addr *out, const struct nlattr *a, uint8_t family,
+    uint8_t prefixlen)
+{
+	size_t len = family == AF_INET ? 4 : 16;
+
+	if (a == NULL || mnl_attr_get_payload_len(a) != len)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->family = family;
+	out->prefixlen = prefixlen;
+	memcpy(out->addr, mnl_attr_get_payload(a), len);
+	return true;
+}
+
+struct netinfo_addr_dump {
+	struct netinfo_link *link;
+	int rc;
+};
+
+static int
+netinfo_addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct netinfo_addr_dump *dump = data;
+	struct netinfo_link *l = dump->link;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *local = NULL, *address = NULL;
+	struct netinfo_addr addr;
+	uint8_t full;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
+	    ifa->ifa_index != l->ifindex ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL)
+			local = a;
+		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
+			address = a;
+	}
+	if (local == NULL) {
+		/* IPv6 without a peer sends only IFA_ADDRESS. */
+		local = address;
+		address = NULL;
+	}
+	full = ifa->ifa_family == AF_INET ? 32 : 128;
+	memset(&addr, 0, sizeof(addr));
+	if (!netinfo_put_addr(&addr.local, local, ifa->ifa_family,
+	    ifa->ifa_prefixlen))
+		return MNL_CB_OK;
+	if (ifa->ifa_family == AF_INET6 && addr.local.addr[0] == 0xfe &&
+	    (addr.local.addr[1] & 0xc0) == 0x80)
+		return MNL_CB_OK;
+	if (address != NULL && (mnl_attr_get_payload_len(address) !=
+	    mnl_attr_get_payload_len(local) ||
+	    memcmp(mnl_attr_get_payload(address), mnl_attr_get_payload(local),
+	    mnl_attr_get_payload_len(local)) != 0)) {
+		addr.has_peer = netinfo_put_addr(&addr.peer, address,
+		    ifa->ifa_family, ifa->ifa_prefixlen);
+		addr.local.prefixlen = full;
+	}
+	if (l->naddrs == NETINFO_ADDRS_MAX) {
+		dump->rc = -E2BIG;
+		return MNL_CB_OK;
+	}
+	l->addrs[l->naddrs] = addr;
+	l->naddrs++;
+	return MNL_CB_OK;
+}
+
+int
+netinfo_link_by_name(const char *name, struct netinfo_link *out)
+{
+	struct netinfo_query *q;
+	struct netinfo_addr_dump dump = { .link = out, .rc = 0 };
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct ifaddrmsg *ifa;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENODEV;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return -ENOMEM;
+	if ((q->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	if (mnl_socket_bind(q->sock, 0, MNL_SOCKET_AUTOPID) == -1) {
+		rc = -errno;
+		goto out;
+	}
+	q->portid = mnl_socket_get_portid(q->sock);
+
+	nlh = mnl_nlmsg_put_header(q->buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if ((rc = netinfo_talk(q, nlh, netinfo_link_cb, out)) != 0)
+		goto out;
+	if (out->ifindex == 0) {
+		rc = -ENODEV;
+		goto out;
+	}
+
+	nlh = mnl_nlmsg_put_header(q->buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC;
+	if ((rc = netinfo_talk(q, nlh, netinfo_addr_cb, &dump)) != 0)
+		goto out;
+	rc = dump.rc;
+out:
+	if (q->sock != NULL)
+		mnl_socket_close(q->sock);
+	free(q);
+	return rc;
+}

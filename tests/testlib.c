@@ -1,0 +1,286 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+/* Why this machine cannot run privileged tests, or NULL if it can. */
+static const char *
+privilege_missing(void)
+{
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0)
+		return "not running as root";
+	if (access("/dev/net/tun", R_OK | W_OK) != 0)
+		return "no usable /dev/net/tun";
+	pid = fork();
+	if (pid < 0)
+		return "cannot fork";
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0 ? 0 : 1);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return "cannot create a network namespace (unshare failed)";
+	return NULL;
+}
+
+int
+testlib_run(Suite *suite, bool needs_privilege)
+{
+	const char *why;
+	SRunner *runner;
+	int failed;
+
+	runner = srunner_create(suite);	/* which owns suite from here */
+	if (needs_privilege && (why = privilege_missing()) != NULL) {
+		printf("1..0 # SKIP privileged tests cannot run: %s\n", why);
+		srunner_free(runner);
+		return 0;
+	}
+	srunner_run_all(runner, CK_ENV);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? 0 : 1;
+}
+
+/* Brings lo up in the current namespace. */
+static int
+loopback_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd, r = 0;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		r = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+void
+testlib_enter_netns(void)
+{
+	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0,
+	    "unshare: %s", strerror(errno));
+	/* Private mounts, and a /sys that shows this namespace's links. */
+	ck_assert_msg(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0,
+	    "making mounts private: %s", strerror(errno));
+	umount2("/sys", MNT_DETACH);
+	ck_assert_msg(mount("sysfs", "/sys", "sysfs", 0, NULL) == 0,
+	    "mounting /sys: %s", strerror(errno));
+	ck_assert_msg(loopback_up() == 0, "bringing lo up");
+}
+
+char *
+testlib_mkdtemp(void)
+{
+	char *dir = strdup("/tmp/tunbroker-test.XXXXXX");
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	return dir;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void
+testlib_rmtree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *
+testlib_read_file(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			char *grown = realloc(buf, cap + 8192);
+
+			ck_assert_ptr_nonnull(grown);
+			buf = grown;
+			cap += 8192;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Formats a newly allocated string. */
+__attribute__((format(printf, 1, 2)))
+static char *
+strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(r, 0);
+	return s;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* True once something accepts connections on path. */
+static bool
+socket_accepts(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return r == 0;
+}
+
+bool
+testlib_broker_alive(struct testlib_broker *b)
+{
+	return waitpid(b->pid, NULL, WNOHANG) == 0;
+}
+
+void
+testlib_broker_start(struct testlib_broker *b, const char *access_lines)
+{
+	const char *daemon = getenv("TUNBROKERD");
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	char *config;
+	int i;
+
+	ck_assert_msg(daemon != NULL, "TUNBROKERD is not set");
+	memset(b, 0, sizeof(*b));
+	b->dir = testlib_mkdtemp();
+	b->socket_path = strf("%s/run/socket", b->dir);
+	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
+	b->log_path = strf("%s/broker.log", b->dir);
+	config = strf("[socket]\nmode = 0666\n[access]\n%s", access_lines);
+	write_file(b->config_path, config);
+	free(config);
+
+	b->pid = fork();
+	ck_assert_int_ge(b->pid, 0);
+	if (b->pid == 0) {
+		int log = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (log < 0 || dup2(log, STDOUT_FILENO) < 0 ||
+		    dup2(log, STDERR_FILENO) < 0)
+			_exit(126);
+		execl(daemon, daemon, "--foreground", "--verbose", "--socket",
+		    b->socket_path, "--config", b->config_path, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		if (socket_accepts(b->socket_path))
+			return;
+		if (!testlib_broker_alive(b))
+			break;
+		nanosleep(&pause, NULL);
+	}
+	ck_abort_msg("tunbrokerd did not start listening; its log:\n%s",
+	    testlib_read_file(b->log_path));
+}
+
+void
+testlib_broker_stop(struct testlib_broker *b)
+{
+	int status;
+	char *log;
+
+	ck_assert_int_eq(kill(b->pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
+	log = testlib_read_file(b->log_path);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "tunbrokerd ended with status 0x%x; its log:\n%s", status, log);
+	ck_assert_msg(access(b->socket_path, F_OK) != 0,
+	    "tunbrokerd left its socket %s behind", b->socket_path);
+	free(log);
+	testlib_rmtree(b->dir);
+	free(b->dir);
+	free(b->socket_path);
+	free(b->config_path);
+	free(b->log_path);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+testlib_run_as_user(int (*fn)(void *arg), void *arg)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 ||
+		    setresgid(TESTLIB_GID, TESTLIB_GID, TESTLIB_GID) != 0 ||
+		    setresuid(TESTLIB_UID, TESTLIB_UID, TESTLIB_UID) != 0) {
+			fprintf(stderr, "dropping privileges: %s\n",
+			    strerror(errno));
+			_exit(125);
+		}
+		exit(fn(arg));
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}

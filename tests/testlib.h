@@ -1,0 +1,69 @@
+/*
+ * Shared helpers for the Check suites: running a suite with TAP output,
+ * fresh network namespaces for tests that touch the kernel, unprivileged
+ * children, and a real tunbrokerd process to talk to.
+ */
+#ifndef TUNBROKER_TESTLIB_H
+#define TUNBROKER_TESTLIB_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <check.h>
+
+/* The uid and gid tests use for an unprivileged client. */
+#define TESTLIB_UID	65534
+#define TESTLIB_GID	65534
+
+/*
+ * Runs suite with TAP on stdout (one line a test case, for automake's TAP
+ * driver) and returns main()'s exit status.  A suite that needs privilege
+ * is reported as skipped, with the reason, when the machine cannot create
+ * a network namespace; each of its cases then calls testlib_enter_netns().
+ */
+int testlib_run(Suite *suite, bool needs_privilege);
+
+/*
+ * Moves the calling process (a forked Check test) into a new network and
+ * mount namespace with lo up.  Fails the test if that is impossible.
+ */
+void testlib_enter_netns(void);
+
+/* A throw-away directory, mode 0755, removed by testlib_rmtree(). */
+char *testlib_mkdtemp(void);
+void testlib_rmtree(const char *path);
+
+/* A running tunbrokerd in the current namespace. */
+struct testlib_broker {
+	pid_t pid;
+	char *dir;		/* its temporary directory */
+	char *socket_path;
+	char *config_path;
+	char *log_path;		/* its stderr */
+};
+
+/*
+ * Starts tunbrokerd (from $TUNBROKERD, set by the test harness) with a
+ * config whose [access] section is access_lines (e.g. "users = 65534\n"),
+ * and waits until its socket accepts connections.
+ */
+void testlib_broker_start(struct testlib_broker *b, const char *access_lines);
+
+/* Stops the broker with SIGTERM, checks it exited 0 and removed its socket. */
+void testlib_broker_stop(struct testlib_broker *b);
+
+/* True while the broker process has not exited. */
+bool testlib_broker_alive(struct testlib_broker *b);
+
+/*
+ * Runs fn(arg) in a forked child with uid and gid TESTLIB_UID/GID and no
+ * supplementary groups, and returns the child's exit status (or 128+signal).
+ * fn reports through its return value: Check's assertions do not work in
+ * the grandchild it runs in.
+ */
+int testlib_run_as_user(int (*fn)(void *arg), void *arg);
+
+/* The text of a file, NUL-terminated (caller frees), or NULL. */
+char *testlib_read_file(const char *path);
+
+#endif /* TUNBROKER_TESTLIB_H */
