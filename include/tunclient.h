@@ -57,7 +57,11 @@ void tunclient_close(struct tunclient_conn *conn);
  */
 const char *tunclient_conn_error(const struct tunclient_conn *conn);
 
-/* Asks the broker to answer; 0 when it did. */
+/*
+ * Asks the broker to answer; 0 when it did.  Like every call that talks to
+ * the broker, it returns -ECONNRESET once the broker has closed the
+ * connection (it restarted, or dropped a misbehaving client).
+ */
 int tunclient_ping(struct tunclient_conn *conn);
 
 /* What STATUS reports. */

@@ -1,1 +1,772 @@
-int main(void){return 0;}
+/*
+ * The broker end to end: a real tunbrokerd process in a fresh network
+ * namespace, an unprivileged client using libtunclient, and the kernel's
+ * own view of the device it got.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "codec.h"
+#include "fdpass.h"
+#include "netinfo.h"
+#include "testlib.h"
+#include "tunclient.h"
+
+#define ALLOW_NOBODY	"users = 65534\n"
+
+/* What an unprivileged client asks for. */
+struct ask {
+	const char *socket_path;
+	const char *name;
+	const char *addrs[4];
+	const char *peer;
+	unsigned mtu;
+	int chan;		/* where the child reports */
+};
+
+/* What it got, as reported to the test process. */
+struct outcome {
+	int code;
+	char text[TB_ERROR_TEXT_MAX];
+	char name[IFNAMSIZ];
+	unsigned ifindex;
+	unsigned mtu;
+	size_t naddrs;
+	char addrs[4][64];
+	int fd;			/* the device, now the test's; or -1 */
+};
+
+/*
+ * Runs as the unprivileged user: requests a device through libtunclient
+ * and sends the outcome, with the device's fd, back over a->chan.
+ */
+static int
+client_request(void *arg)
+{
+	const struct ask *a = arg;
+	struct tunclient_request *req = NULL;
+	struct tunclient_lease *lease = NULL;
+	struct tunclient_conn *conn = NULL;
+	struct outcome out = { .fd = -1 };
+	int fd = -1, r;
+	size_t i;
+
+	r = tunclient_request_new(&req);
+	if (r == 0 && a->name != NULL)
+		r = tunclient_request_set_name(req, a->name);
+	for (i = 0; r == 0 && i < 4 && a->addrs[i] != NULL; i++)
+		r = tunclient_request_add_address(req, a->addrs[i]);
+	if (r == 0 && a->peer != NULL)
+		r = tunclient_request_set_peer(req, a->peer);
+	if (r == 0 && a->mtu != 0)
+		r = tunclient_request_set_mtu(req, a->mtu);
+	if (r != 0) {
+		snprintf(out.text, sizeof(out.text), "builder: %s",
+		    tunclient_request_error(req));
+	} else if ((r = tunclient_connect(a->socket_path, &conn)) != 0) {
+		snprintf(out.text, sizeof(out.text), "connect: %s",
+		    strerror(-r));
+	} else if ((r = tunclient_request(conn, req, &lease)) != 0) {
+		snprintf(out.text, sizeof(out.text), "%s",
+		    tunclient_conn_error(conn));
+	} else {
+		snprintf(out.name, sizeof(out.name), "%s",
+		    tunclient_lease_name(lease));
+		out.ifindex = tunclient_lease_ifindex(lease);
+		out.mtu = tunclient_lease_mtu(lease);
+		out.naddrs = tunclient_lease_address_count(lease);
+		for (i = 0; i < out.naddrs && i < 4; i++)
+			tunclient_lease_address(lease, i, out.addrs[i], 64);
+		fd = tunclient_lease_fd(lease, 0);
+	}
+	out.code = r;
+	r = tb_send(a->chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
+	tunclient_lease_free(lease);
+	tunclient_close(conn);
+	tunclient_request_free(req);
+	return r == 0 ? 0 : 1;
+}
+
+/* Asks as uid 65534 and returns what happened. */
+static struct outcome
+ask_as_nobody(struct ask a)
+{
+	struct outcome out;
+	struct tb_error err;
+	int chan[2], fds[TB_MSG_MAX_FDS];
+	size_t nfds;
+	ssize_t n;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    chan), 0);
+	a.chan = chan[1];
+	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
+	close(chan[1]);
+	n = tb_recv(chan[0], &out, sizeof(out), fds, &nfds, &err);
+	close(chan[0]);
+	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
+	out.fd = nfds > 0 ? fds[0] : -1;
+	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
+	return out;
+}
+
+/* Polls until the link called name is gone; false if it stays. */
+static bool
+link_disappears(const char *name)
+{
+	struct netinfo_link link;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (netinfo_link_by_name(name, &link) == -ENODEV)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+static bool
+has_address(const struct netinfo_link *link, const char *cidr)
+{
+	char text[TB_ADDR_TEXT_MAX];
+	size_t i;
+
+	for (i = 0; i < link->naddrs; i++) {
+		tb_addr_format(&link->addrs[i].local, true, text, sizeof(text));
+		if (strcmp(text, cidr) == 0)
+			return true;
+	}
+	return false;
+}
+
+START_TEST(grant_configures_device)
+{
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	char *log;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .addrs = { "198.18.0.1/24", "2001:db8::1/64" }, .mtu = 1400 });
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_int_ge(out.fd, 0);
+	ck_assert_str_eq(out.name, "tun0");
+	ck_assert_uint_eq(out.mtu, 1400);
+	ck_assert_uint_eq(out.naddrs, 2);
+	ck_assert_str_eq(out.addrs[0], "198.18.0.1/24");
+	ck_assert_str_eq(out.addrs[1], "2001:db8::1/64");
+
+	/* The kernel's view, not the broker's word for it. */
+	ck_assert_int_eq(netinfo_link_by_name(out.name, &link), 0);
+	ck_assert_uint_eq(link.ifindex, out.ifindex);
+	ck_assert_str_eq(link.kind, "tun");
+	ck_assert_uint_eq(link.mtu, 1400);
+	ck_assert_msg(link.flags & IFF_UP, "link is not up");
+	ck_assert_msg(link.has_owner && link.owner == TESTLIB_UID,
+	    "owner is not the client");
+	ck_assert_msg(link.has_group && link.group == TESTLIB_GID,
+	    "group is not the client's");
+	ck_assert_uint_eq(link.naddrs, 2);
+	ck_assert(has_address(&link, "198.18.0.1/24"));
+	ck_assert(has_address(&link, "2001:db8::1/64"));
+
+	/* One grant line naming the client. */
+	log = testlib_read_file(b.log_path);
+	ck_assert_ptr_nonnull(strstr(log, "grant uid=65534 pid="));
+	ck_assert_ptr_nonnull(strstr(log, "create tun0"));
+	free(log);
+
+	/* The device lives exactly as long as the client's fd. */
+	close(out.fd);
+	ck_assert_msg(link_disappears("tun0"), "tun0 outlived its fd");
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* The Internet checksum of len bytes. */
+static uint16_t
+inet_checksum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t sum = 0;
+
+	for (; len > 1; p += 2, len -= 2)
+		sum += (uint32_t)(p[0] << 8 | p[1]);
+	if (len == 1)
+		sum += (uint32_t)(p[0] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/* A UDP socket bound to addr:port in the namespace. */
+static int
+udp_socket(int family, const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		ck_assert_int_eq(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
+		    1);
+		len = sizeof(*sin6);
+	}
+	ck_assert_msg(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind %s: %s",
+	    addr, strerror(errno));
+	return fd;
+}
+
+/*
+ * Reads packets from the device until one carries payload in a UDP
+ * datagram of the given IP version; false after two seconds.  IPv6 brings
+ * its own chatter (router solicitations, MLD), which is skipped.
+ */
+static bool
+read_udp_from_device(int fd, int version, const char *payload)
+{
+	size_t plen = strlen(payload);
+	uint8_t pkt[2048];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t hdr = version == 4 ? 20 : 40;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		ssize_t n;
+
+		if (poll(&pfd, 1, 2000) != 1)
+			return false;
+		n = read(fd, pkt, sizeof(pkt));
+		ck_assert_int_gt(n, 0);
+		if ((pkt[0] >> 4) != version || (size_t)n != hdr + 8 + plen)
+			continue;
+		if (pkt[version == 4 ? 9 : 6] != IPPROTO_UDP)
+			continue;
+		if (memcmp(pkt + hdr + 8, payload, plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+START_TEST(packets_flow_both_ways)
+{
+	static const char to_socket[] = "into the namespace";
+	static const char to_device[] = "out through the device";
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+	    .sin_port = htons(5000) };
+	struct sockaddr_in6 dst6 = { .sin6_family = AF_INET6,
+	    .sin6_port = htons(5000) };
+	struct testlib_broker b;
+	struct outcome out;
+	uint8_t pkt[20 + 8 + sizeof(to_socket) - 1];
+	struct iphdr *ip = (struct iphdr *)pkt;
+	struct udphdr *udp = (struct udphdr *)(pkt + 20);
+	char buf[256];
+	ssize_t n;
+	int sock, sock6;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .addrs = { "198.18.0.1/24", "2001:db8::1/64" }, .mtu = 1400 });
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	sock = udp_socket(AF_INET, "198.18.0.1", 4000);
+	sock6 = udp_socket(AF_INET6, "2001:db8::1", 4000);
+
+	/* An IPv4 UDP packet written into the fd reaches the socket. */
+	memset(pkt, 0, sizeof(pkt));
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(sizeof(pkt));
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	inet_pton(AF_INET, "198.18.0.2", &ip->saddr);
+	inet_pton(AF_INET, "198.18.0.1", &ip->daddr);
+	ip->check = inet_checksum(ip, 20);
+	udp->source = htons(5000);
+	udp->dest = htons(4000);
+	udp->len = htons(8 + sizeof(to_socket) - 1);
+	memcpy(pkt + 28, to_socket, sizeof(to_socket) - 1);
+	ck_assert_int_eq(write(out.fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	ck_assert_int_eq(poll(&(struct pollfd){ .fd = sock, .events = POLLIN },
+	    1, 2000), 1);
+	n = recv(sock, buf, sizeof(buf), 0);
+	ck_assert_int_eq(n, (ssize_t)sizeof(to_socket) - 1);
+	ck_assert_int_eq(memcmp(buf, to_socket, (size_t)n), 0);
+
+	/* Datagrams to addresses behind the device come out of the fd. */
+	inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
+	ck_assert_int_eq(sendto(sock, to_device, strlen(to_device), 0,
+	    (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)strlen(to_device));
+	ck_assert_msg(read_udp_from_device(out.fd, 4, to_device),
+	    "IPv4 datagram to 198.18.0.2 did not come out of the device");
+	inet_pton(AF_INET6, "2001:db8::2", &dst6.sin6_addr);
+	ck_assert_int_eq(sendto(sock6, to_device, strlen(to_device), 0,
+	    (struct sockaddr *)&dst6, sizeof(dst6)), (ssize_t)strlen(to_device));
+	ck_assert_msg(read_udp_from_device(out.fd, 6, to_device),
+	    "IPv6 datagram to 2001:db8::2 did not come out of the device");
+
+	close(sock);
+	close(sock6);
+	close(out.fd);
+	ck_assert(link_disappears(out.name));
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(peer_and_template)
+{
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	char text[TB_ADDR_TEXT_MAX];
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "vpn%d", .addrs = { "198.18.0.1/32" },
+	    .peer = "198.18.0.2" });
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_str_eq(out.name, "vpn0");
+	ck_assert_uint_eq(out.mtu, 1500);	/* as the kernel reports it */
+	ck_assert_int_eq(netinfo_link_by_name("vpn0", &link), 0);
+	ck_assert_uint_eq(link.naddrs, 1);
+	ck_assert(link.addrs[0].has_peer);
+	ck_assert_str_eq(tb_addr_format(&link.addrs[0].peer, false, text,
+	    sizeof(text)), "198.18.0.2");
+	close(out.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(user_not_allowed)
+{
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	char *log;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, "users = 12345\ngroups = 54321\n");
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "denied0", .addrs = { "198.18.0.1/24" } });
+	ck_assert_int_eq(out.code, -EACCES);
+	ck_assert_int_eq(out.fd, -1);
+	ck_assert_str_eq(out.text,
+	    "user nobody (uid 65534) is not allowed to request devices");
+	ck_assert_int_eq(netinfo_link_by_name("denied0", &link), -ENODEV);
+	log = testlib_read_file(b.log_path);
+	ck_assert_ptr_nonnull(strstr(log, "refuse uid=65534 pid="));
+	free(log);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(group_allows)
+{
+	struct testlib_broker b;
+	struct outcome out;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, "groups = 65534\n");
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path });
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	close(out.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(name_in_use_untouched)
+{
+	struct ifreq ifr = { .ifr_name = "busy0" };
+	struct testlib_broker b;
+	struct netinfo_link before, after;
+	struct outcome out;
+	int fd;
+
+	testlib_enter_netns();
+	/* Someone else's device, owned by root, with no address. */
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ck_assert_int_eq(ioctl(fd, TUNSETIFF, &ifr), 0);
+	ck_assert_int_eq(netinfo_link_by_name("busy0", &before), 0);
+
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "busy0", .addrs = { "198.18.0.1/24" }, .mtu = 1280 });
+	ck_assert_int_eq(out.code, -EBUSY);
+	ck_assert_msg(strstr(out.text, "busy0") != NULL &&
+	    strstr(out.text, "exists") != NULL, "unclear refusal: %s",
+	    out.text);
+
+	ck_assert_int_eq(netinfo_link_by_name("busy0", &after), 0);
+	ck_assert_uint_eq(after.ifindex, before.ifindex);
+	ck_assert_uint_eq(after.mtu, before.mtu);
+	ck_assert_uint_eq(after.flags, before.flags);
+	ck_assert_uint_eq(after.naddrs, 0);
+	ck_assert(!after.has_owner || after.owner != TESTLIB_UID);
+	close(fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(failure_part_way_leaves_nothing)
+{
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	/* The second, identical address fails after the device exists. */
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "half0",
+	    .addrs = { "198.18.0.1/24", "198.18.0.1/24" } });
+	ck_assert_int_eq(out.code, -EEXIST);
+	ck_assert_msg(strstr(out.text, "198.18.0.1/24") != NULL,
+	    "the error does not name the address: %s", out.text);
+	ck_assert_int_eq(netinfo_link_by_name("half0", &link), -ENODEV);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(bad_values_refused_early)
+{
+	static const struct {
+		struct ask ask;
+		int code;
+		const char *words;
+	} cases[] = {
+		{ { .addrs = { "2001:db8::1/64" }, .mtu = 1000 }, -EINVAL,
+		    "2001:db8::1/64" },
+		{ { .addrs = { "2001:db8::1/64" }, .peer = "198.18.0.2" },
+		    -EINVAL, "198.18.0.2" },
+		{ { .name = "x%d%d" }, -EINVAL, "x%d%d" },
+	};
+	struct testlib_broker b;
+	struct netinfo_link link;
+	size_t i;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ask a = cases[i].ask;
+		struct outcome out;
+
+		a.socket_path = b.socket_path;
+		out = ask_as_nobody(a);
+		ck_assert_msg(out.code == cases[i].code,
+		    "case %zu: got %d (%s)", i, out.code, out.text);
+		ck_assert_msg(strstr(out.text, cases[i].words) != NULL,
+		    "case %zu: \"%s\" does not name %s", i, out.text,
+		    cases[i].words);
+	}
+	/* Nothing was created along the way. */
+	ck_assert_int_eq(netinfo_link_by_name("tun0", &link), -ENODEV);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* A raw client for what the library would never send. */
+static int
+raw_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Receives one reply on a raw client and checks it is an ERROR. */
+static struct tb_error
+expect_error_reply(int fd, uint32_t seq)
+{
+	uint8_t buf[TB_MSG_MAX_SIZE];
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_error err = { 0 }, got = { 0 };
+	struct tb_msg msg;
+	size_t nfds;
+	ssize_t n;
+
+	ck_assert_int_eq(poll(&(struct pollfd){ .fd = fd, .events = POLLIN },
+	    1, 5000), 1);
+	n = tb_recv(fd, buf, sizeof(buf), fds, &nfds, &err);
+	ck_assert_msg(n > 0, "no reply: %s", err.text);
+	ck_assert_int_eq(nfds, 0);
+	ck_assert_int_eq(tb_msg_parse(&msg, buf, (size_t)n, nfds, &err), 0);
+	ck_assert_int_eq(msg.hdr.type, TB_MSG_ERROR);
+	ck_assert_uint_eq(msg.hdr.seq, seq);
+	tb_decode_error(&msg, &got);
+	return got;
+}
+
+/* True once the broker has closed the connection. */
+static bool
+closed_by_broker(int fd)
+{
+	char c;
+
+	if (poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 5000) != 1)
+		return false;
+	return recv(fd, &c, 1, 0) == 0;
+}
+
+START_TEST(garbage_does_not_stop_service)
+{
+	static const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
+	struct tunclient_conn *conn;
+	struct tb_error err;
+	struct testlib_broker b;
+	struct outcome out;
+	uint32_t seq;
+	int fd;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	fd = raw_connect(b.socket_path);
+	ck_assert_int_eq(send(fd, garbage, sizeof(garbage), 0),
+	    (ssize_t)sizeof(garbage));
+	/* Whatever sits where a header keeps its sequence number is echoed. */
+	memcpy(&seq, garbage + offsetof(struct tb_header, seq), sizeof(seq));
+	err = expect_error_reply(fd, seq);
+	ck_assert_int_eq(err.code, -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err.text, "magic"));
+	ck_assert(closed_by_broker(fd));
+	close(fd);
+
+	/* The next client is served as if nothing happened. */
+	ck_assert(testlib_broker_alive(&b));
+	ck_assert_int_eq(tunclient_connect(b.socket_path, &conn), 0);
+	ck_assert_int_eq(tunclient_ping(conn), 0);
+	tunclient_close(conn);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .addrs = { "198.18.0.1/24" } });
+	ck_assert_msg(out.code == 0, "refused after garbage: %s", out.text);
+	close(out.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* The number of descriptors process pid has open. */
+static int
+count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((d = readdir(dir)) != NULL)
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+START_TEST(client_fds_refused_and_closed)
+{
+	struct tb_builder msg;
+	struct testlib_broker b;
+	struct tb_error err;
+	int fd, pipefd[2], before;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	before = count_fds(b.pid);
+	fd = raw_connect(b.socket_path);
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	ck_assert_int_eq(tb_encode_simple(&msg, TB_MSG_PING, 7), 0);
+	ck_assert_int_eq(tb_send(fd, msg.buf, msg.len, pipefd, 2), 0);
+	tb_builder_release(&msg);
+	err = expect_error_reply(fd, 7);
+	ck_assert_int_eq(err.code, -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err.text, "descriptors"));
+	ck_assert(closed_by_broker(fd));
+	close(fd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* The broker kept none of them. */
+	ck_assert_int_eq(count_fds(b.pid), before);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(status_ping_and_unsupported)
+{
+	struct tunclient_status st;
+	struct tunclient_conn *conn;
+	struct tb_builder msg;
+	struct tb_error err;
+	struct testlib_broker b;
+	int fd;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	ck_assert_int_eq(tunclient_connect(b.socket_path, &conn), 0);
+	ck_assert_int_eq(tunclient_ping(conn), 0);
+	ck_assert_int_eq(tunclient_status(conn, &st), 0);
+	ck_assert_str_eq(st.broker_version, PACKAGE_VERSION);
+	ck_assert_uint_eq(st.protocol_version, TB_PROTO_VERSION);
+	tunclient_close(conn);
+
+	/* LIST is well formed but not served yet: a clear error, no hang-up. */
+	fd = raw_connect(b.socket_path);
+	ck_assert_int_eq(tb_encode_simple(&msg, TB_MSG_LIST, 9), 0);
+	ck_assert_int_eq(tb_send(fd, msg.buf, msg.len, NULL, 0), 0);
+	tb_builder_release(&msg);
+	err = expect_error_reply(fd, 9);
+	ck_assert_int_eq(err.code, -EOPNOTSUPP);
+	ck_assert_ptr_nonnull(strstr(err.text, "not supported yet"));
+	ck_assert_int_eq(tb_encode_simple(&msg, TB_MSG_PING, 10), 0);
+	ck_assert_int_eq(tb_send(fd, msg.buf, msg.len, NULL, 0), 0);
+	tb_builder_release(&msg);
+	ck_assert_int_eq(poll(&(struct pollfd){ .fd = fd, .events = POLLIN },
+	    1, 5000), 1);
+	close(fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* Runs tunbrokerd with args and returns its exit status and stderr. */
+static int
+run_broker(const char *socket_path, const char *config_path, char **output)
+{
+	char cmd[1024];
+	FILE *p;
+	char buf[4096];
+	size_t n;
+	int status;
+
+	snprintf(cmd, sizeof(cmd),
+	    "timeout 10 '%s' --foreground --socket '%s' --config '%s' 2>&1 & "
+	    "pid=$!; sleep 0.5; kill $pid 2>/dev/null; wait $pid",
+	    getenv("TUNBROKERD"), socket_path, config_path);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	status = pclose(p);
+	*output = strdup(buf);
+	return WEXITSTATUS(status);
+}
+
+START_TEST(socket_hygiene)
+{
+	struct testlib_broker b;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	char *dir, *out, path[100], run[256];
+	int fd;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	/* Parents created 0755; socket mode from the config. */
+	snprintf(run, sizeof(run), "%s/run", b.dir);
+	ck_assert_int_eq(stat(run, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	ck_assert_int_eq(lstat(b.socket_path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0666);
+
+	/* A second broker on a live socket refuses and leaves it alone. */
+	ck_assert_int_eq(run_broker(b.socket_path, b.config_path, &out), 1);
+	ck_assert_msg(strstr(out, "another broker is listening") != NULL,
+	    "second broker said: %s", out);
+	free(out);
+	ck_assert(testlib_broker_alive(&b));
+	ck_assert_int_eq(lstat(b.socket_path, &st), 0);
+	testlib_broker_stop(&b);
+
+	/* A stale socket (nobody listening) is replaced. */
+	dir = testlib_mkdtemp();
+	snprintf(path, sizeof(path), "%s/stale", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	ck_assert_int_eq(run_broker(path, b.config_path, &out), 0);
+	ck_assert_msg(strstr(out, "removed stale socket") != NULL,
+	    "broker said: %s", out);
+	free(out);
+	ck_assert_msg(access(path, F_OK) != 0, "socket left behind on exit");
+
+	/* A regular file in the way is never replaced. */
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(run_broker(path, b.config_path, &out), 1);
+	ck_assert_msg(strstr(out, "is not a socket") != NULL, "broker said: %s",
+	    out);
+	free(out);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	testlib_broker_stop(&b);
+	testlib_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("broker");
+	TCase *tc = tcase_create("broker");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, grant_configures_device);
+	tcase_add_test(tc, packets_flow_both_ways);
+	tcase_add_test(tc, peer_and_template);
+	tcase_add_test(tc, user_not_allowed);
+	tcase_add_test(tc, group_allows);
+	tcase_add_test(tc, name_in_use_untouched);
+	tcase_add_test(tc, failure_part_way_leaves_nothing);
+	tcase_add_test(tc, bad_values_refused_early);
+	tcase_add_test(tc, garbage_does_not_stop_service);
+	tcase_add_test(tc, client_fds_refused_and_closed);
+	tcase_add_test(tc, status_ping_and_unsupported);
+	tcase_add_test(tc, socket_hygiene);
+	suite_add_tcase(s, tc);
+	return testlib_run(s, true);
+}

@@ -14,8 +14,10 @@
 /* What the parser carries from one key to the next. */
 struct parse_state {
 	struct broker_config cfg;
-	struct tb_error err;	/* the first error; inih tells its line */
-	bool failed;
+	FILE *file;
+	int line;		/* the line inih is parsing now */
+	struct tb_error err;	/* the first error the handler found */
+	int err_line;		/* and its line; 0 for none */
 };
 
 void
@@ -139,7 +141,7 @@ handle_key(void *user, const char *section, const char *key,
 	struct parse_state *st = user;
 	int r;
 
-	if (st->failed)
+	if (st->err_line != 0)
 		return 1;	/* report only the first error */
 	if (strcmp(section, "socket") == 0 && strcmp(key, "mode") == 0) {
 		r = parse_mode(st, value);
@@ -156,6 +158,9 @@ handle_key(void *user, const char *section, const char *key,
 	} else if (strcmp(section, "access") == 0 &&
 	    strcmp(key, "groups") == 0) {
 		r = parse_id_list(st, key, value, false);
+	} else if (section[0] == '\0') {
+		r = tb_error_set(&st->err, -EINVAL,
+		    "key \"%s\" is outside any section", key);
 	} else if (strcmp(section, "socket") != 0 &&
 	    strcmp(section, "access") != 0) {
 		r = tb_error_set(&st->err, -EINVAL, "unknown section [%s]",
@@ -165,28 +170,40 @@ handle_key(void *user, const char *section, const char *key,
 		    "unknown key \"%s\" in [%s]", key, section);
 	}
 	if (r != 0)
-		st->failed = true;
+		st->err_line = st->line;
 	return r == 0;
+}
+
+/* Hands inih one line at a time, counting lines for error messages. */
+static char *
+read_line(char *str, int size, void *arg)
+{
+	struct parse_state *st = arg;
+
+	if (fgets(str, size, st->file) == NULL)
+		return NULL;
+	st->line++;
+	return str;
 }
 
 int
 conf_load(const char *path, struct broker_config *cfg,
     struct tb_error *err)
 {
-	struct parse_state st = { .failed = false };
-	FILE *f;
+	struct parse_state st = { .line = 0 };
 	int line;
 
-	if ((f = fopen(path, "re")) == NULL) {
+	if ((st.file = fopen(path, "re")) == NULL) {
 		int r = -errno;
 
 		return tb_error_set(err, r, "%s: %s", path, strerror(-r));
 	}
 	conf_init_default(&st.cfg);
-	line = ini_parse_file(f, handle_key, &st);
-	fclose(f);
+	line = ini_parse_stream(read_line, &st, handle_key, &st);
+	fclose(st.file);
 	if (line != 0) {
-		if (!st.failed)
+		/* inih reports the first bad line: ours, or its syntax error. */
+		if (st.err_line != line)
 			tb_error_set(&st.err, -EINVAL, "syntax error");
 		tb_error_set(err, -EINVAL, "%s:%d: %s", path, line,
 		    st.err.text);

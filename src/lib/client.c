@@ -96,6 +96,9 @@ exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
 	memcpy(b->buf + offsetof(struct tb_header, seq), &seq, sizeof(seq));
 	r = tb_send(conn->sock, b->buf, b->len, NULL, 0);
 	tb_builder_release(b);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return tb_error_set(&conn->err, -ECONNRESET,
+		    "the broker closed the connection");
 	if (r != 0)
 		return tb_error_set(&conn->err, r, "sending to the broker: %s",
 		    strerror(-r));
