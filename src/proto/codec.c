@@ -88,12 +88,16 @@ tb_msg_type_name(unsigned type)
 	return msg_rules[type].name;
 }
 
+static bool
+attr_known(unsigned type)
+{
+	return type <= TB_ATTR_TYPE_MAX && attr_infos[type].name != NULL;
+}
+
 const char *
 tb_attr_type_name(unsigned type)
 {
-	if (type > TB_ATTR_TYPE_MAX || attr_infos[type].name == NULL)
-		return "unknown";
-	return attr_infos[type].name;
+	return attr_known(type) ? attr_infos[type].name : "unknown";
 }
 
 /* Records a decode failure: the errno for programs, detail for tests. */
@@ -133,6 +137,10 @@ tb_builder_put(struct tb_builder *b, uint16_t type, const void *data,
 
 	if (b->error != 0)
 		return;
+	if (b->buf == NULL) {		/* released, or never started */
+		b->error = -EINVAL;
+		return;
+	}
 	if (len > TB_MSG_MAX_SIZE - TB_ATTR_HEADER_SIZE) {
 		b->error = -EMSGSIZE;
 		return;
@@ -198,6 +206,8 @@ tb_builder_finish(struct tb_builder *b)
 
 	if (b->error != 0)
 		return b->error;
+	if (b->buf == NULL)
+		return -EINVAL;
 	length = (uint32_t)b->len;
 	memcpy(b->buf + offsetof(struct tb_header, length), &length,
 	    sizeof(length));
@@ -326,8 +336,13 @@ tb_msg_parse(struct tb_msg *msg, const void *buf, size_t len, size_t nfds,
 			    len - off);
 		atype = attr.type & TB_ATTR_TYPE_MASK;
 		use = atype <= TB_ATTR_TYPE_MAX ? rules->attrs[atype] : 0;
+		/*
+		 * The optional flag lets a newer peer send what we do not
+		 * know; an attribute we know in the wrong message is an error.
+		 */
 		if (!(use & ALLOWED)) {
-			if (attr.type & TB_ATTR_F_OPTIONAL) {
+			if ((attr.type & TB_ATTR_F_OPTIONAL) &&
+			    !attr_known(atype)) {
 				off += TB_ALIGN((size_t)attr.len);
 				continue;
 			}
@@ -487,6 +502,10 @@ tb_encode_create(struct tb_builder *b, uint32_t seq,
 	size_t i;
 	int r;
 
+	if (req->naddrs > TB_MAX_ADDRESSES) {
+		memset(b, 0, sizeof(*b));
+		return -EINVAL;
+	}
 	if ((r = tb_builder_init(b, TB_MSG_CREATE, seq)) != 0)
 		return r;
 	if (req->device_type != 0)
@@ -509,6 +528,10 @@ tb_encode_created(struct tb_builder *b, uint32_t seq,
 	size_t i;
 	int r;
 
+	if (rep->naddrs > TB_MAX_ADDRESSES) {
+		memset(b, 0, sizeof(*b));
+		return -EINVAL;
+	}
 	if ((r = tb_builder_init(b, TB_MSG_CREATED, seq)) != 0)
 		return r;
 	tb_builder_put_string(b, TB_ATTR_IFNAME, rep->name);

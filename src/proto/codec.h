@@ -124,7 +124,10 @@ struct tb_status_reply {
 	uint32_t proto_version;
 };
 
-/* Each encoder starts b (release it afterwards) and finishes it. */
+/*
+ * Each encoder starts b and finishes it; release it after use.  On failure
+ * b holds nothing (its buf is NULL).
+ */
 int tb_encode_simple(struct tb_builder *b, uint8_t type, uint32_t seq);
 int tb_encode_create(struct tb_builder *b, uint32_t seq,
     const struct tb_create_request *req);

@@ -107,6 +107,15 @@ tb_recv(int sock, void *buf, size_t size, int *fds, size_t *nfds,
 		return tb_error_set(err, -errno, "receiving a message: %s",
 		    strerror(errno));
 	*nfds = collect_fds(&mh, fds);
+	if (n == 0) {
+		/*
+		 * End of stream, or an empty datagram, which no valid message
+		 * is: either way nothing it carried is handed back.
+		 */
+		tb_close_fds(fds, *nfds);
+		*nfds = 0;
+		return 0;
+	}
 	if (mh.msg_flags & MSG_CTRUNC) {
 		tb_close_fds(fds, *nfds);
 		*nfds = 0;

@@ -24,7 +24,9 @@ int tb_send(int sock, const void *buf, size_t len, const int *fds,
  * has room for TB_MSG_MAX_FDS.  Descriptors are received close-on-exec and
  * belong to the caller, who must close them even when the message turns
  * out to be invalid.  Returns the message's length, 0 when the peer has
- * closed the connection, or a negative errno: -EAGAIN when a non-blocking
+ * closed the connection or sent an empty datagram (which the protocol does
+ * not allow, so callers treat both as the end of the connection), or a
+ * negative errno: -EAGAIN when a non-blocking
  * socket has nothing; -EMSGSIZE (err->detail TB_DECODE_TOO_BIG) for a
  * message larger than size; -EMSGSIZE (TB_DECODE_CTRUNC) when the kernel
  * truncated the ancillary data.  On an error every descriptor received has
