@@ -34,6 +34,7 @@ tb_count=0
 tb_failed=0
 tb_planned=
 tb_pids=
+tb_groups=
 TB_DIR=
 TB_SOCKET=
 TB_LOG=
@@ -79,11 +80,17 @@ ok()
 	echo "ok $tb_count - $(tb_description "$*")"
 }
 
+# not_ok DESC [DIAG...]: a failed check, its own diagnostics, then the
+# context of every failure.
 not_ok()
 {
 	tb_count=$((tb_count + 1))
 	tb_failed=$((tb_failed + 1))
-	echo "not ok $tb_count - $(tb_description "$*")"
+	echo "not ok $tb_count - $(tb_description "$1")"
+	shift
+	for tb_line in "$@"; do
+		diag "$tb_line"
+	done
 	tb_failure_context
 }
 
@@ -108,8 +115,7 @@ check()
 	if "$@" >&2; then
 		ok "$tb_desc"
 	else
-		not_ok "$tb_desc"
-		diag "failed: $*"
+		not_ok "$tb_desc" "failed: $*"
 	fi
 }
 
@@ -119,9 +125,7 @@ is()
 	if [ "$1" = "$2" ]; then
 		ok "$3"
 	else
-		not_ok "$3"
-		diag "got:  $1"
-		diag "want: $2"
+		not_ok "$3" "got:  $1" "want: $2"
 	fi
 }
 
@@ -131,9 +135,7 @@ like()
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
 		ok "$3"
 	else
-		not_ok "$3"
-		diag "text: $1"
-		diag "does not match: $2"
+		not_ok "$3" "text: $1" "does not match: $2"
 	fi
 }
 
@@ -141,9 +143,7 @@ like()
 unlike()
 {
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
-		not_ok "$3"
-		diag "text: $1"
-		diag "matches: $2"
+		not_ok "$3" "text: $1" "matches: $2"
 	else
 		ok "$3"
 	fi
@@ -228,7 +228,6 @@ tb_begin()
 		command -v "$tb_tool" >/dev/null 2>&1 ||
 		    bail_out "$tb_tool is not installed"
 	done
-	TB_SRCDIR=${TOP_SRCDIR:-$(dirname "$0")/..}
 	TB_BUILDDIR=${TOP_BUILDDIR:-.}
 	TUNBROKERD=$(tb_absolute "${TUNBROKERD:-$TB_BUILDDIR/tunbrokerd}")
 	TUNCTL=$(tb_absolute "${TUNCTL:-$TB_BUILDDIR/tunctl}")
@@ -238,7 +237,7 @@ tb_begin()
 		    "(set TUNBROKERD, TUNCTL and ICMP_ECHO, or run make check)"
 	done
 
-	TB_DIR=$(mktemp -d /tmp/tunbroker-test.XXXXXX) ||
+	TB_DIR=$(mktemp -d /tmp/tunbroker-shtest.XXXXXX) ||
 	    bail_out "cannot make a temporary directory"
 	# uid 65534 must reach the socket and the scripts in here.
 	chmod 0755 "$TB_DIR"
@@ -274,7 +273,7 @@ tb_wait_exit()
 	done
 	tb_forget_pid "$1"
 	if tb_alive "$1"; then
-		kill -KILL "$1" 2>/dev/null
+		kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
 		wait "$1" 2>/dev/null
 		TB_EXIT_STATUS=timeout
 		return 1
@@ -306,6 +305,10 @@ tb_cleanup()
 	done
 	for tb_pid in $tb_pids $TB_BROKER_PID; do
 		tb_wait_exit "$tb_pid" 2
+	done
+	# What the spawned commands left behind in their process groups.
+	for tb_pid in $tb_groups; do
+		kill -KILL "-$tb_pid" 2>/dev/null
 	done
 	[ -n "$TB_DIR" ] && rm -rf "$TB_DIR"
 	exit "$tb_rc"
@@ -348,20 +351,26 @@ run()
 # wrappers exec).  It is killed at exit unless tb_wait_exit reaped it.
 tb_spawn()
 {
+	tb_nobody=
 	if [ "$1" = --as-nobody ]; then
+		tb_nobody=1
 		shift
-		tb_out=$1 tb_err=$2
-		shift 2
-		(cd "$TB_DIR" && exec setpriv --reuid=$TB_NOBODY_UID \
+	fi
+	tb_out=$1 tb_err=$2
+	shift 2
+	# setsid makes CMD a process group leader (without forking, since a
+	# job of a shell without job control is not one), so that the clean-up
+	# also reaches whatever CMD starts.
+	if [ -n "$tb_nobody" ]; then
+		(cd "$TB_DIR" && exec setsid setpriv --reuid=$TB_NOBODY_UID \
 		    --regid=$TB_NOBODY_GID --clear-groups -- "$@") \
 		    >"$tb_out" 2>"$tb_err" </dev/null &
 	else
-		tb_out=$1 tb_err=$2
-		shift 2
-		"$@" >"$tb_out" 2>"$tb_err" </dev/null &
+		setsid "$@" >"$tb_out" 2>"$tb_err" </dev/null &
 	fi
 	TB_SPAWNED_PID=$!
 	tb_pids="$tb_pids $TB_SPAWNED_PID"
+	tb_groups="$tb_groups $TB_SPAWNED_PID"
 }
 
 # tb_require_nobody_can_run PROG...: one check that uid 65534 can execute

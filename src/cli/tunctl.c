@@ -178,20 +178,34 @@ static int
 exec_with_lease(struct tunclient_lease *lease, char **argv)
 {
 	size_t n = tunclient_lease_fd_count(lease), i;
-	char fdlist[16 * 64] = "";
+	int high[64];
+	char fdlist[64 * 8] = "";
 	size_t used = 0;
 	sigset_t none;
 
+	if (n > sizeof(high) / sizeof(high[0])) {
+		fail("passing descriptors: %zu queues are more than tunctl passes",
+		    n);
+		return EXIT_FAILED;
+	}
+	/*
+	 * Every descriptor out of the way of the targets 3..3+n-1 first, so
+	 * that moving one into place never closes another still to move.
+	 */
 	for (i = 0; i < n; i++) {
-		int fd = tunclient_lease_fd(lease, i);
-		/* First out of the way of targets 3..3+n-1, then into place. */
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)(3 + n));
-
-		if (high < 0 || dup2(high, (int)(3 + i)) < 0) {
-			fail("passing descriptor %d: %s", fd, strerror(errno));
+		high[i] = fcntl(tunclient_lease_fd(lease, i), F_DUPFD_CLOEXEC,
+		    (int)(3 + n));
+		if (high[i] < 0) {
+			fail("passing descriptor %zu: %s", i, strerror(errno));
 			return EXIT_FAILED;
 		}
-		close(high);
+	}
+	for (i = 0; i < n; i++) {
+		/* dup2 leaves the copy without FD_CLOEXEC: it is inherited. */
+		if (dup2(high[i], (int)(3 + i)) < 0) {
+			fail("passing descriptor %zu: %s", i, strerror(errno));
+			return EXIT_FAILED;
+		}
 		used += (size_t)snprintf(fdlist + used, sizeof(fdlist) - used,
 		    "%s%zu", i > 0 ? "," : "", 3 + i);
 	}
@@ -276,6 +290,17 @@ parse_request(int argc, char **argv, struct tunclient_request *req,
 	return 0;
 }
 
+/* Checks what the options mean together, once all are known. */
+static int
+check_request_options(const struct request_options *o)
+{
+	if (o->json && o->exec_argv != NULL) {
+		fail("request: --json describes a device tunctl holds; with --exec the program holds it");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int
 cmd_request(const char *socket_path, int argc, char **argv)
 {
@@ -290,7 +315,8 @@ cmd_request(const char *socket_path, int argc, char **argv)
 		fail("request: out of memory");
 		return EXIT_FAILED;
 	}
-	if ((status = parse_request(argc, argv, req, &o)) != 0)
+	if ((status = parse_request(argc, argv, req, &o)) != 0 ||
+	    (status = check_request_options(&o)) != 0)
 		goto out;
 	status = EXIT_FAILED;
 	/* Blocked now so that a signal during the request is not lost. */
