@@ -209,13 +209,6 @@ scripted_stop(struct scripted_broker *sb)
 	free(sb->path);
 }
 
-/* True if fd is an open descriptor in this process. */
-static bool
-fd_open(int fd)
-{
-	return fcntl(fd, F_GETFD) != -1;
-}
-
 /* The lowest descriptor number free now: the next one the kernel gives. */
 static int
 next_fd(void)
@@ -327,8 +320,8 @@ START_TEST(lease_owns_fds_until_taken)
 	ck_assert_int_eq(tunclient_lease_fd(lease, 0), -EBADF);
 	tunclient_lease_free(lease);
 	/* The taken fd is the caller's; the other one went with the lease. */
-	ck_assert(fd_open(fd0));
-	ck_assert(!fd_open(fd1));
+	ck_assert(testlib_fd_is_open(fd0));
+	ck_assert(!testlib_fd_is_open(fd1));
 	close(fd0);
 }
 END_TEST

@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,25 +19,6 @@
 #include "fdpass.h"
 #include "testlib.h"
 
-/* The descriptors this process has open, to prove nothing leaked. */
-static int
-count_open_fds(void)
-{
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir("/proc/self/fd");
-	ck_assert_ptr_nonnull(dir);
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
-
 static void
 make_pair(int sv[2], int extra_flags)
 {
@@ -50,12 +30,6 @@ static void
 make_pipe(int p[2])
 {
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-}
-
-static bool
-fd_is_open(int fd)
-{
-	return fcntl(fd, F_GETFD) != -1;
 }
 
 static bool
@@ -126,7 +100,7 @@ pass_pipes(size_t n)
 		ck_assert_int_eq(read(pipes[i][0], &c, 1), 1);
 		ck_assert_int_eq(c, 'a' + (int)i);
 		/* The sender's descriptor is still its own and still works. */
-		ck_assert(fd_is_open(sent[i]));
+		ck_assert(testlib_fd_is_open(sent[i]));
 		c = 'z';
 		ck_assert_int_eq(write(sent[i], &c, 1), 1);
 		ck_assert_int_eq(read(pipes[i][0], &c, 1), 1);
@@ -135,7 +109,7 @@ pass_pipes(size_t n)
 	tb_close_fds(got, nfds);
 	for (i = 0; i < n; i++) {
 		/* Closing the copy left the sender's end open. */
-		ck_assert(fd_is_open(sent[i]));
+		ck_assert(testlib_fd_is_open(sent[i]));
 		close(pipes[i][0]);
 		close(pipes[i][1]);
 	}
@@ -178,15 +152,15 @@ START_TEST(test_max_fds)
 	for (i = 0; i < TB_MSG_MAX_FDS; i++)
 		sent[i] = p[1];
 	encode_ping(&b, 1);
-	before = count_open_fds();
+	before = testlib_count_fds(0);
 	ck_assert_int_eq(tb_send(sv[0], b.buf, b.len, sent, TB_MSG_MAX_FDS),
 	    0);
 	ck_assert_int_eq(recv_any(sv[1], &buf, got, &nfds, &err),
 	    (ssize_t)b.len);
 	ck_assert_uint_eq(nfds, TB_MSG_MAX_FDS);
-	ck_assert_int_eq(count_open_fds(), before + TB_MSG_MAX_FDS);
+	ck_assert_int_eq(testlib_count_fds(0), before + TB_MSG_MAX_FDS);
 	tb_close_fds(got, nfds);
-	ck_assert_int_eq(count_open_fds(), before);
+	ck_assert_int_eq(testlib_count_fds(0), before);
 	free(buf);
 	tb_builder_release(&b);
 	close(p[0]);
@@ -234,7 +208,7 @@ START_TEST(test_too_many_fds_received)
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * NFDS);
 	memcpy(CMSG_DATA(cmsg), sent, sizeof(sent));
 
-	before = count_open_fds();
+	before = testlib_count_fds(0);
 	ck_assert_int_eq(sendmsg(sv[0], &mh, MSG_NOSIGNAL), (ssize_t)b.len);
 	ck_assert_int_eq(recv_any(sv[1], &buf, got, &nfds, &err), -EMSGSIZE);
 	ck_assert_int_eq(err.code, -EMSGSIZE);
@@ -242,7 +216,7 @@ START_TEST(test_too_many_fds_received)
 	ck_assert_msg(strstr(err.text, "64") != NULL, "error text: %s",
 	    err.text);
 	ck_assert_uint_eq(nfds, 0);
-	ck_assert_int_eq(count_open_fds(), before);
+	ck_assert_int_eq(testlib_count_fds(0), before);
 
 	/* The connection goes on: the next message arrives whole. */
 	ck_assert_int_eq(tb_send(sv[0], b.buf, b.len, sent, 1), 0);
@@ -250,7 +224,7 @@ START_TEST(test_too_many_fds_received)
 	    &err), (ssize_t)b.len);
 	ck_assert_uint_eq(nfds, 1);
 	tb_close_fds(got, nfds);
-	ck_assert_int_eq(count_open_fds(), before);
+	ck_assert_int_eq(testlib_count_fds(0), before);
 
 	free(buf);
 	tb_builder_release(&b);
@@ -274,7 +248,7 @@ START_TEST(test_message_bigger_than_buffer)
 	sent[0] = p[0];
 	sent[1] = p[1];
 	memset(big, 0x5a, sizeof(big));
-	before = count_open_fds();
+	before = testlib_count_fds(0);
 	ck_assert_int_eq(tb_send(sv[0], big, sizeof(big), sent, 2), 0);
 	memset(&err, 0, sizeof(err));
 	ck_assert_int_eq(tb_recv(sv[1], small, sizeof(small), got, &nfds,
@@ -284,10 +258,10 @@ START_TEST(test_message_bigger_than_buffer)
 	ck_assert_msg(strstr(err.text, "200") != NULL &&
 	    strstr(err.text, "100") != NULL, "error text: %s", err.text);
 	ck_assert_uint_eq(nfds, 0);
-	ck_assert_int_eq(count_open_fds(), before);
+	ck_assert_int_eq(testlib_count_fds(0), before);
 	/* The sender's own descriptors were never at stake. */
-	ck_assert(fd_is_open(p[0]));
-	ck_assert(fd_is_open(p[1]));
+	ck_assert(testlib_fd_is_open(p[0]));
+	ck_assert(testlib_fd_is_open(p[1]));
 	close(p[0]);
 	close(p[1]);
 	close(sv[0]);
@@ -322,13 +296,13 @@ START_TEST(test_empty_datagram_with_fds)
 	/* An empty datagram reads like the end of the connection ... */
 	make_pair(sv, 0);
 	make_pipe(p);
-	before = count_open_fds();
+	before = testlib_count_fds(0);
 	ck_assert_int_eq(tb_send(sv[0], buf, 0, p, 2), 0);
 	memset(&err, 0, sizeof(err));
 	ck_assert_int_eq(tb_recv(sv[1], buf, sizeof(buf), got, &nfds, &err), 0);
 	/* ... and whatever it carried is closed, not handed back. */
 	ck_assert_uint_eq(nfds, 0);
-	ck_assert_int_eq(count_open_fds(), before);
+	ck_assert_int_eq(testlib_count_fds(0), before);
 	close(p[0]);
 	close(p[1]);
 	close(sv[0]);
@@ -410,7 +384,7 @@ START_TEST(test_send_to_closed_peer)
 	encode_ping(&b, 1);
 	ck_assert_int_eq(tb_send(sv[0], b.buf, b.len, NULL, 0), -EPIPE);
 	ck_assert_int_eq(tb_send(sv[0], b.buf, b.len, &p[0], 1), -EPIPE);
-	ck_assert(fd_is_open(p[0]));
+	ck_assert(testlib_fd_is_open(p[0]));
 	close(sv[0]);
 
 	/*
@@ -440,9 +414,9 @@ START_TEST(test_close_fds)
 	ck_assert_int_eq(fds[0], -1);
 	ck_assert_int_eq(fds[1], -1);
 	ck_assert_int_eq(fds[2], -1);
-	ck_assert(!fd_is_open(p[0]));
+	ck_assert(!testlib_fd_is_open(p[0]));
 	ck_assert_int_eq(errno, EBADF);
-	ck_assert(!fd_is_open(p[1]));
+	ck_assert(!testlib_fd_is_open(p[1]));
 
 	/* Nothing to close is fine too. */
 	tb_close_fds(fds, 0);

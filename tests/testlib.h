@@ -49,7 +49,17 @@ struct testlib_broker {
  */
 void testlib_broker_start(struct testlib_broker *b, const char *access_lines);
 
-/* Stops the broker with SIGTERM, checks it exited 0 and removed its socket. */
+/*
+ * Starts tunbrokerd on b->socket_path with b->config_path, its output in
+ * b->log_path.  Returns true once its socket accepts connections, false if
+ * it exited first (*status is then its wait status).
+ */
+bool testlib_broker_launch(struct testlib_broker *b, int *status);
+
+/*
+ * Stops the broker with SIGTERM, checks it exited 0 and removed its
+ * socket, and frees b (removing b->dir, if set).
+ */
 void testlib_broker_stop(struct testlib_broker *b);
 
 /* True while the broker process has not exited. */
@@ -62,6 +72,12 @@ bool testlib_broker_alive(struct testlib_broker *b);
  * the grandchild it runs in.
  */
 int testlib_run_as_user(int (*fn)(void *arg), void *arg);
+
+/* The number of descriptors process pid (0: this one) has open. */
+int testlib_count_fds(pid_t pid);
+
+/* True if fd is an open descriptor in this process. */
+bool testlib_fd_is_open(int fd);
 
 /* The text of a file, NUL-terminated (caller frees), or NULL. */
 char *testlib_read_file(const char *path);
