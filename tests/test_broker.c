@@ -692,6 +692,7 @@ START_TEST(socket_hygiene)
 	ck_assert_int_eq(lstat(b.socket_path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 07777, 0666);
+	ck_assert_uint_eq(st.st_gid, TESTLIB_GID);
 
 	/* A second broker on a live socket refuses and leaves it alone. */
 	ck_assert_int_eq(run_failing_broker(b.socket_path, b.config_path,
@@ -736,6 +737,61 @@ START_TEST(socket_hygiene)
 }
 END_TEST
 
+/* The pid of the process listening on path, from the kernel. */
+static pid_t
+listener_pid(const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd = raw_connect(path);
+
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len),
+	    0);
+	close(fd);
+	return cred.pid;
+}
+
+START_TEST(detaches_when_ready)
+{
+	struct testlib_broker b;
+	char cmd[1024];
+	pid_t pid;
+	int i, status;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	/* The same configuration, a broker that detaches on its own socket. */
+	snprintf(cmd, sizeof(cmd),
+	    "'%s' --socket '%s/detached' --config '%s' 2>/dev/null",
+	    getenv("TUNBROKERD"), b.dir, b.config_path);
+	status = system(cmd);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "detaching broker: status 0x%x", status);
+	/* Its first process exits only once the socket serves. */
+	snprintf(cmd, sizeof(cmd), "%s/detached", b.dir);
+	pid = listener_pid(cmd);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_ne(pid, b.pid);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	for (i = 0; i < 500 && access(cmd, F_OK) == 0; i++)
+		usleep(10 * 1000);
+	ck_assert_msg(access(cmd, F_OK) != 0,
+	    "the detached broker left its socket behind");
+
+	/*
+	 * A failure after detaching (the socket is taken) still reaches the
+	 * caller as a non-zero status.
+	 */
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --config '%s' 2>/dev/null",
+	    getenv("TUNBROKERD"), b.socket_path, b.config_path);
+	status = system(cmd);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "status 0x%x", status);
+	ck_assert(testlib_broker_alive(&b));
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -755,6 +811,7 @@ main(void)
 	tcase_add_test(tc, client_fds_refused_and_closed);
 	tcase_add_test(tc, status_ping_and_unsupported);
 	tcase_add_test(tc, socket_hygiene);
+	tcase_add_test(tc, detaches_when_ready);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }

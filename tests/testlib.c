@@ -272,7 +272,8 @@ testlib_broker_start(struct testlib_broker *b, const char *access_lines)
 	b->socket_path = strf("%s/run/socket", b->dir);
 	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
 	b->log_path = strf("%s/broker.log", b->dir);
-	config = strf("[socket]\nmode = 0666\n[access]\n%s", access_lines);
+	config = strf("[socket]\nmode = 0666\ngroup = %d\n[access]\n%s",
+	    TESTLIB_GID, access_lines);
 	write_file(b->config_path, config);
 	free(config);
 	if (!testlib_broker_launch(b, &status))
