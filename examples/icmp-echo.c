@@ -7,21 +7,18 @@
  * IPv6 packet and every write sends one.  Packets come from whatever the
  * kernel routes to the device, so every length is checked before use.
  *
- * It uses only libc; the packet logic (echo_reply_*) works on a buffer and
- * knows nothing about where the packet came from.
+ * The packet logic (echo_reply_*) works on a buffer and knows nothing about
+ * where the packet came from; the device runs on libtunclient's
+ * asynchronous API, and SIGINT or SIGTERM stop it through an interrupt,
+ * flushing the replies still queued.
  */
 #include "config.h"
-
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE		/* ppoll() */
-#endif
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +27,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <event2/event.h>
+
+#include "tunclient.h"
 
 #define IPV4_HEADER_SIZE	20
 #define IPV6_HEADER_SIZE	40
@@ -54,7 +55,22 @@ struct echo_info {
 	uint16_t seq;
 };
 
-static volatile sig_atomic_t stop_requested;
+/* How long queued replies may take to leave once asked to stop. */
+#define FLUSH_DEADLINE_MS	1000
+
+/* The running responder, as its callbacks see it. */
+struct responder {
+	struct tunclient_device *dev;
+	const char *label;
+	unsigned long long count;	/* stop after this many; 0: never */
+	unsigned long long replies;
+	bool verbose;
+	int status;			/* main()'s exit status */
+	uint8_t pkt[PACKET_MAX];	/* the reply is built in place here */
+};
+
+/* What the signal handler raises; nothing else is global. */
+static struct tunclient_interrupt *stop_interrupt;
 
 static uint16_t
 load16(const uint8_t *p)
@@ -262,11 +278,67 @@ print_reply(const struct echo_info *info)
 	    (unsigned)info->id, (unsigned)info->seq);
 }
 
+/* Async-signal-safe: raising an interrupt is one write(2). */
 static void
 on_stop_signal(int signo)
 {
-	(void)signo;
-	stop_requested = 1;
+	tunclient_interrupt_trigger_value(stop_interrupt, (uint64_t)signo);
+}
+
+static void
+on_packet(struct tunclient_device *dev, const void *data, size_t len,
+    void *arg)
+{
+	struct responder *r = arg;
+	struct echo_info info;
+	size_t reply_len;
+	int err;
+
+	/* The view is read-only and short-lived: build the reply in a copy. */
+	memcpy(r->pkt, data, len);
+	if ((reply_len = echo_reply(r->pkt, len, &info)) == 0)
+		return;
+	err = tunclient_device_send(dev, r->pkt, reply_len);
+	if (err == -ENOBUFS)
+		return;		/* the queue is full: drop, as a router would */
+	if (err < 0) {
+		fprintf(stderr, "icmp-echo: write to %s: %s\n", r->label,
+		    strerror(-err));
+		r->status = 1;
+		tunclient_device_shutdown(dev, TUNCLIENT_SHUTDOWN_DROP, 0);
+		return;
+	}
+	r->replies++;
+	if (r->verbose)
+		print_reply(&info);
+	if (r->count != 0 && r->replies == r->count)
+		tunclient_device_shutdown(dev, TUNCLIENT_SHUTDOWN_FLUSH,
+		    FLUSH_DEADLINE_MS);
+}
+
+/* The device is gone (deleted, or its fd failed): report and stop. */
+static void
+on_error(struct tunclient_device *dev, int err, void *arg)
+{
+	struct responder *r = arg;
+
+	fprintf(stderr, "icmp-echo: %s: %s\n", r->label, strerror(-err));
+	r->status = 1;
+	tunclient_device_free(dev);
+	r->dev = NULL;
+}
+
+/* Stopped by --count or a signal; freeing it leaves the loop empty. */
+static void
+on_shutdown(struct tunclient_device *dev, size_t unsent, void *arg)
+{
+	struct responder *r = arg;
+
+	if (unsent > 0)
+		fprintf(stderr, "icmp-echo: %s: %zu replies not sent\n",
+		    r->label, unsent);
+	tunclient_device_free(dev);
+	r->dev = NULL;
 }
 
 static void
@@ -309,25 +381,63 @@ fd_from_list(const char *list)
 	return (int)fd;
 }
 
-/* Writes one packet; signals are blocked here, so EINTR does not occur. */
+/*
+ * Answers echo requests on fd until --count replies, a stop signal, or
+ * the device's end; returns the exit status.
+ */
 static int
-write_packet(int fd, const uint8_t *pkt, size_t len)
+run(int fd, const char *label, unsigned long long count, bool verbose)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	ssize_t n;
+	static struct responder r;
+	struct tunclient_device_callbacks cbs = {
+		.packet = on_packet,
+		.error = on_error,
+		.shutdown = on_shutdown,
+	};
+	struct event_base *base;
+	struct sigaction sa;
+	int err;
 
-	for (;;) {
-		n = write(fd, pkt, len);
-		if (n >= 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return -errno;
+	r.label = label;
+	r.count = count;
+	r.verbose = verbose;
+	if (verbose)
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((base = event_base_new()) == NULL) {
+		fprintf(stderr, "icmp-echo: cannot create an event loop\n");
+		return 1;
 	}
-	return (size_t)n == len ? 0 : -EIO;
+	if ((err = tunclient_interrupt_new(&stop_interrupt)) != 0 ||
+	    (err = tunclient_device_new(base, fd, TUNCLIENT_OWN, &cbs, &r,
+	    &r.dev)) != 0 ||
+	    (err = tunclient_device_attach_interrupt(r.dev, stop_interrupt,
+	    TUNCLIENT_SHUTDOWN_FLUSH, FLUSH_DEADLINE_MS)) != 0) {
+		fprintf(stderr, "icmp-echo: %s: %s\n", label, strerror(-err));
+		r.status = 1;
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGTERM, &sa, NULL) < 0) {
+		fprintf(stderr, "icmp-echo: signals: %s\n", strerror(errno));
+		r.status = 1;
+		goto out;
+	}
+	/* Returns once the device is freed and nothing else is pending. */
+	event_base_dispatch(base);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "icmp-echo: stdout: %s\n", strerror(errno));
+		r.status = 1;
+	}
+out:
+	tunclient_device_free(r.dev);
+	event_base_free(base);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	tunclient_interrupt_free(stop_interrupt);
+	return r.status;
 }
 
 int
@@ -340,17 +450,10 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static uint8_t pkt[PACKET_MAX];
-	unsigned long long count = 0, replies = 0, value;
+	static char label[64];
+	unsigned long long count = 0, value;
 	bool verbose = false;
-	int fd = -1, opt, err;
-	char label[64];
-	struct sigaction sa;
-	sigset_t stop_signals, wait_mask;
-	struct pollfd pfd;
-	struct echo_info info;
-	ssize_t len;
-	size_t reply_len;
+	int fd = -1, opt;
 
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -424,76 +527,5 @@ main(int argc, char **argv)
 		fprintf(stderr, "icmp-echo: %s: %s\n", label, strerror(errno));
 		return 1;
 	}
-
-	/*
-	 * The stop signals stay blocked except inside ppoll(), so a signal
-	 * that arrives between the check of stop_requested and the wait
-	 * cannot be lost.
-	 */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask) < 0 ||
-	    sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, "icmp-echo: signals: %s\n", strerror(errno));
-		return 1;
-	}
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	if (verbose)
-		setvbuf(stdout, NULL, _IOLBF, 0);
-
-	while (!stop_requested && (count == 0 || replies < count)) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "icmp-echo: poll %s: %s\n", label,
-			    strerror(errno));
-			return 1;
-		}
-		if (pfd.revents & POLLNVAL) {
-			fprintf(stderr, "icmp-echo: poll %s: %s\n", label,
-			    strerror(EBADF));
-			return 1;
-		}
-		len = read(fd, pkt, sizeof(pkt));
-		if (len < 0) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK)
-				continue;
-			fprintf(stderr, "icmp-echo: read from %s: %s\n", label,
-			    strerror(errno));
-			return 1;
-		}
-		if (len == 0) {
-			fprintf(stderr, "icmp-echo: read from %s: unexpected "
-			    "end of file\n", label);
-			return 1;
-		}
-		reply_len = echo_reply(pkt, (size_t)len, &info);
-		if (reply_len == 0)
-			continue;
-		err = write_packet(fd, pkt, reply_len);
-		if (err < 0) {
-			fprintf(stderr, "icmp-echo: write to %s: %s\n", label,
-			    strerror(-err));
-			return 1;
-		}
-		replies++;
-		if (verbose)
-			print_reply(&info);
-	}
-
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "icmp-echo: stdout: %s\n", strerror(errno));
-		return 1;
-	}
-	return 0;
+	return run(fd, label, count, verbose);
 }

@@ -17,12 +17,18 @@
 #ifndef TUNCLIENT_H
 #define TUNCLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* libevent's loop; the asynchronous calls take the caller's own. */
+struct event_base;
 
 /* The path tunbrokerd listens on unless told otherwise. */
 #define TUNCLIENT_DEFAULT_SOCKET	"/run/tunbroker/socket"
@@ -77,8 +83,8 @@ int tunclient_status(struct tunclient_conn *conn,
 /*
  * A description of the device wanted, built up call by call and then
  * passed to tunclient_request().  Builder calls check their argument at
- * once and return -EINVAL, with a sentence in tunclient_request_error(),
- * for a bad one.
+ * once and return -EINVAL (-E2BIG for a 65th address), with a sentence in
+ * tunclient_request_error(), for a bad one.
  */
 struct tunclient_request;
 
@@ -183,6 +189,313 @@ int tunclient_lease_address(const struct tunclient_lease *lease, size_t i,
 /* The peer address as text, or -ENOENT when none was configured. */
 int tunclient_lease_peer(const struct tunclient_lease *lease, char *buf,
     size_t size);
+
+
+/*
+ * ---------------------------------------------------------------------
+ * Interrupts
+ *
+ * An interrupt is a flag with a pollable descriptor (an eventfd) that one
+ * party raises and others wait on: the blocking calls below return -EINTR
+ * when it is raised, and devices attached to it shut down.  Once
+ * triggered it stays triggered until reset.
+ *
+ * Thread and signal safety: tunclient_interrupt_trigger(),
+ * tunclient_interrupt_trigger_value(), tunclient_interrupt_is_triggered()
+ * and tunclient_interrupt_value() are async-signal-safe and may be called
+ * from any thread at any time while the interrupt exists; everything else
+ * is thread-safe but not async-signal-safe.  tunclient_interrupt_reset()
+ * must not race with a trigger the caller still expects to observe.
+ * ---------------------------------------------------------------------
+ */
+struct tunclient_interrupt;
+
+int tunclient_interrupt_new(struct tunclient_interrupt **out);
+/* Frees intr.  Nothing may still use it: no device, no waiting call. */
+void tunclient_interrupt_free(struct tunclient_interrupt *intr);
+
+/* Raises intr with the value 1. */
+int tunclient_interrupt_trigger(struct tunclient_interrupt *intr);
+/*
+ * Raises intr with a non-zero value (-EINVAL for 0), for example a signal
+ * number.  The first value raised since the last reset is the one kept.
+ */
+int tunclient_interrupt_trigger_value(struct tunclient_interrupt *intr,
+    uint64_t value);
+/* Lowers intr again: not triggered, value 0, its descriptor not readable. */
+int tunclient_interrupt_reset(struct tunclient_interrupt *intr);
+bool tunclient_interrupt_is_triggered(const struct tunclient_interrupt *intr);
+/* The value intr was triggered with, or 0 while it is not triggered. */
+uint64_t tunclient_interrupt_value(const struct tunclient_interrupt *intr);
+/*
+ * A descriptor that is readable (POLLIN) exactly while intr is triggered,
+ * for poll(2), epoll(7) or any event loop.  Owned by intr: do not read
+ * from it or close it.
+ */
+int tunclient_interrupt_fd(const struct tunclient_interrupt *intr);
+
+/*
+ * Blocking receive of one packet from a TUN/TAP descriptor fd (blocking
+ * or not) into buf.  Waits until a packet arrives, intr (may be NULL) is
+ * triggered, or timeout_ms milliseconds pass (-1: no limit; 0: take only
+ * what is ready now).  A packet longer than len is truncated, as read(2)
+ * on a TUN device does.  Returns the
+ * packet's length, -EINTR if intr is or becomes triggered, -ETIMEDOUT, or
+ * another negative errno (-EBADFD or -EIO once the device is gone).
+ */
+ssize_t tunclient_recv(int fd, void *buf, size_t len,
+    struct tunclient_interrupt *intr, int timeout_ms);
+
+/* The same for sending one packet; returns len on success. */
+ssize_t tunclient_send(int fd, const void *buf, size_t len,
+    struct tunclient_interrupt *intr, int timeout_ms);
+
+/*
+ * ---------------------------------------------------------------------
+ * Asynchronous packet devices on libevent
+ *
+ * A device wraps one TUN/TAP queue descriptor and runs on the caller's
+ * struct event_base; all its calls and callbacks happen on that loop's
+ * thread.  Programs with another loop can instead poll
+ * tunclient_device_fd() for POLLIN/POLLOUT and call try_recv / try_send,
+ * and poll tunclient_interrupt_fd() for POLLIN to learn of an interrupt.
+ * ---------------------------------------------------------------------
+ */
+struct tunclient_device;
+
+/* Who closes the descriptor. */
+enum tunclient_ownership {
+	/* The device owns fd from the moment tunclient_device_new()
+	 * succeeds and closes it when freed, off the caller's loop. */
+	TUNCLIENT_OWN = 1,
+	/*
+	 * The device never closes fd.  SAFETY CONTRACT: the caller keeps fd
+	 * open, and refers to the same device, until tunclient_device_free()
+	 * returns; closing or reusing fd before then is undefined behaviour
+	 * (the device would read and write whatever the number then names).
+	 * The device puts fd's file status flags (O_NONBLOCK) back as they
+	 * were when it is freed.
+	 */
+	TUNCLIENT_BORROW = 2,
+};
+
+/* What the kernel says the descriptor is (TUNGETIFF). */
+struct tunclient_device_info {
+	enum tunclient_device_type type;	/* TUN or TAP */
+	char name[16];
+	bool vnet_hdr;		/* packets carry a virtio-net header */
+	bool multi_queue;
+	unsigned flags;		/* the raw IFF_* flags TUNGETIFF reported */
+};
+
+/* Why a device's shutdown callback ran. */
+enum tunclient_shutdown_mode {
+	/* Send what is queued, up to the deadline, then stop. */
+	TUNCLIENT_SHUTDOWN_FLUSH = 1,
+	/* Drop what is queued and stop at once. */
+	TUNCLIENT_SHUTDOWN_DROP = 2,
+};
+
+struct tunclient_device_callbacks {
+	/*
+	 * One received packet.  data is a view into the device's buffer,
+	 * valid only until the callback returns: copy what you keep.  May
+	 * be NULL for a device that only sends, or whose caller drives
+	 * receiving with try_recv.
+	 */
+	void (*packet)(struct tunclient_device *dev, const void *data,
+	    size_t len, void *arg);
+	/* After a send returned -ENOBUFS: the queue has room again. */
+	void (*writable)(struct tunclient_device *dev, void *arg);
+	/*
+	 * The device failed for good: its interface was deleted (-EBADFD) or
+	 * its descriptor stopped working.  Called once; the device has
+	 * stopped and only tunclient_device_free() is left to do.  (A link
+	 * that is merely down is not a failure: sends return -EIO.)
+	 */
+	void (*error)(struct tunclient_device *dev, int err, void *arg);
+	/*
+	 * A shutdown finished: receiving stopped and the send queue was
+	 * flushed or dropped (unsent counts packets dropped).  Called once,
+	 * from the loop, never from inside tunclient_device_shutdown();
+	 * freeing the device here is allowed.  If the device fails during a
+	 * flush, error runs first, then shutdown.
+	 */
+	void (*shutdown)(struct tunclient_device *dev, size_t unsent,
+	    void *arg);
+};
+
+/*
+ * Wraps fd, which must be an attached TUN/TAP queue (-ENOTTY for a pipe,
+ * socket or file; -EBADFD for a tun fd not attached to a device), as a
+ * device on base.  cbs is copied and any of its callbacks may be NULL; arg
+ * is passed to every callback.  Receiving starts at once when cbs->packet
+ * is set.  On failure an OWN fd is left to the caller.
+ */
+int tunclient_device_new(struct event_base *base, int fd,
+    enum tunclient_ownership ownership,
+    const struct tunclient_device_callbacks *cbs, void *arg,
+    struct tunclient_device **out);
+
+/*
+ * Takes queue i of lease (tunclient_lease_take_fd) into an OWN device.  On
+ * failure the descriptor is back in the lease.
+ */
+int tunclient_device_from_lease(struct event_base *base,
+    struct tunclient_lease *lease, size_t i,
+    const struct tunclient_device_callbacks *cbs, void *arg,
+    struct tunclient_device **out);
+
+/*
+ * Stops the device and frees it, at once: queued packets are dropped.  An
+ * OWN descriptor is closed on a short-lived thread of its own, because the
+ * kernel's last close of a device blocks for tens of milliseconds.  May be
+ * called from the device's own callbacks.
+ */
+void tunclient_device_free(struct tunclient_device *dev);
+
+const struct tunclient_device_info *tunclient_device_info(
+    const struct tunclient_device *dev);
+int tunclient_device_fd(const struct tunclient_device *dev);
+
+/* Packets delivered per wakeup at most (default 64, 1 to 65536). */
+int tunclient_device_set_budget(struct tunclient_device *dev,
+    unsigned packets);
+/*
+ * Receive buffer size: the largest packet delivered (default 65536, 64 to
+ * 16 MiB); a longer packet is truncated.  Called from the packet callback,
+ * it ends the current view.
+ */
+int tunclient_device_set_mtu(struct tunclient_device *dev, size_t bytes);
+/* Packets the send queue holds at most (default 256, 1 to 1 << 20). */
+int tunclient_device_set_queue_limit(struct tunclient_device *dev,
+    size_t packets);
+/* Packets now waiting in the send queue. */
+size_t tunclient_device_queued(const struct tunclient_device *dev);
+
+/*
+ * Sends one packet: written at once when the kernel takes it, otherwise a
+ * copy is queued and sent when the device is writable.  Returns 0, or
+ * -ENOBUFS when the queue is full (the writable callback follows once
+ * there is room), -ESHUTDOWN after a shutdown began, or the error that
+ * stopped the device.
+ */
+int tunclient_device_send(struct tunclient_device *dev, const void *data,
+    size_t len);
+/* The same for a packet gathered from iovcnt pieces. */
+int tunclient_device_sendv(struct tunclient_device *dev,
+    const struct iovec *iov, int iovcnt);
+
+/*
+ * Non-blocking I/O for callers that drive the device themselves: the
+ * packet's length, -EAGAIN when there is nothing to read / no room, or
+ * another negative errno.  try_send never queues, and says -EAGAIN while
+ * packets wait in the send queue, so that nothing overtakes them.
+ */
+ssize_t tunclient_device_try_recv(struct tunclient_device *dev, void *buf,
+    size_t len);
+ssize_t tunclient_device_try_recvv(struct tunclient_device *dev,
+    const struct iovec *iov, int iovcnt);
+ssize_t tunclient_device_try_send(struct tunclient_device *dev,
+    const void *data, size_t len);
+ssize_t tunclient_device_try_sendv(struct tunclient_device *dev,
+    const struct iovec *iov, int iovcnt);
+
+/*
+ * One-shot waits: cb runs once, on the loop, when the device is readable
+ * (or writable).  A new wait replaces the pending one; cb NULL cancels it.
+ */
+int tunclient_device_wait_readable(struct tunclient_device *dev,
+    void (*cb)(struct tunclient_device *dev, void *arg), void *arg);
+int tunclient_device_wait_writable(struct tunclient_device *dev,
+    void (*cb)(struct tunclient_device *dev, void *arg), void *arg);
+
+/*
+ * Shuts the device down on its loop: it stops receiving and, in FLUSH
+ * mode, sends what is queued for up to deadline_ms (negative: no limit),
+ * then drops the rest; in DROP mode it drops the queue at once.  The
+ * shutdown callback runs exactly once when done.  -EALREADY if a shutdown
+ * already began; on a device that already failed, its error (and no
+ * callback follows: count errors too when counting shutdowns).
+ */
+int tunclient_device_shutdown(struct tunclient_device *dev,
+    enum tunclient_shutdown_mode mode, int deadline_ms);
+
+/*
+ * Makes intr shut the device down as tunclient_device_shutdown(dev, mode,
+ * deadline_ms) would, as soon as it is triggered, from any thread or a
+ * signal handler (at once if it already is).  Attach one interrupt to
+ * many devices to stop them all with one trigger.  Attaching again
+ * replaces the previous interrupt; NULL detaches.  intr must outlive the
+ * device.
+ */
+int tunclient_device_attach_interrupt(struct tunclient_device *dev,
+    struct tunclient_interrupt *intr, enum tunclient_shutdown_mode mode,
+    int deadline_ms);
+
+/*
+ * ---------------------------------------------------------------------
+ * Asynchronous requests to the broker
+ * ---------------------------------------------------------------------
+ */
+struct tunclient_async;
+struct tunclient_pending;
+
+/*
+ * The outcome of an asynchronous request.  On success result is 0 and
+ * lease a new lease the callback now owns; otherwise result is a negative
+ * errno (-ECANCELED when the connection was freed first), lease is NULL
+ * and error the broker's sentence (valid during the callback).
+ */
+typedef void (*tunclient_lease_cb)(int result, struct tunclient_lease *lease,
+    const char *error, void *arg);
+
+/*
+ * Connects to the broker at path (NULL: as tunclient_connect) on base.
+ * Every call on the connection, and every callback, happens on base's
+ * thread.  A callback may call any tunclient_async_* function, including
+ * tunclient_async_free() on its own connection.
+ */
+int tunclient_async_connect(struct event_base *base, const char *path,
+    struct tunclient_async **out);
+
+/*
+ * Closes the connection.  Requests still pending complete with
+ * -ECANCELED before this returns; devices they would have created are
+ * closed.  Called again from one of those callbacks, it does nothing, and
+ * a request made there fails with -ESHUTDOWN.
+ */
+void tunclient_async_free(struct tunclient_async *conn);
+
+/*
+ * Sends req (copied at once) without waiting; cb (not NULL) runs on the
+ * loop with the reply, never from inside this call.  Requests may be
+ * pipelined; replies are matched by sequence number.  A request the socket
+ * cannot take yet waits in a queue of up to 1024.  *pending (if not NULL)
+ * identifies the request for tunclient_async_cancel() until cb runs.
+ * Returns 0, -ENOBUFS when the queue is full, -ECONNRESET once the broker
+ * has closed the connection (every pending cb then got -ECONNRESET, or
+ * -EPROTO after a malformed reply), or -ESHUTDOWN during
+ * tunclient_async_free().
+ *
+ * The broker drops a client whose unread replies fill its socket buffer:
+ * run the loop while many requests are in flight.
+ */
+int tunclient_async_request(struct tunclient_async *conn,
+    const struct tunclient_request *req, tunclient_lease_cb cb, void *arg,
+    struct tunclient_pending **pending);
+
+/*
+ * Cancels a request: cb will not run, and the device the broker may still
+ * create for it is closed when its reply arrives.
+ */
+void tunclient_async_cancel(struct tunclient_pending *pending);
+
+/*
+ * Requests made whose replies have not arrived: queued, sent, and
+ * cancelled ones that were already sent.
+ */
+size_t tunclient_async_in_flight(const struct tunclient_async *conn);
 
 #ifdef __cplusplus
 }

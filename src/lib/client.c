@@ -27,32 +27,46 @@ default_socket_path(void)
 }
 
 int
-tunclient_connect(const char *path, struct tunclient_conn **out)
+client_socket_connect(const char *path, int flags, int *out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct tunclient_conn *conn;
-	int r;
+	int fd, r;
 
-	*out = NULL;
+	*out = -1;
 	if (path == NULL)
 		path = default_socket_path();
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags,
+	    0)) < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*out = fd;
+	return 0;
+}
 
+int
+tunclient_connect(const char *path, struct tunclient_conn **out)
+{
+	struct tunclient_conn *conn;
+	int r;
+
+	*out = NULL;
 	if ((conn = calloc(1, sizeof(*conn))) == NULL)
 		return -ENOMEM;
 	conn->next_seq = 1;
-	conn->buf = malloc(TB_MSG_MAX_SIZE);
-	conn->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (conn->buf == NULL || conn->sock < 0) {
-		r = conn->buf == NULL ? -ENOMEM : -errno;
+	conn->sock = -1;
+	if ((conn->buf = malloc(TB_MSG_MAX_SIZE)) == NULL) {
+		r = -ENOMEM;
 		goto fail;
 	}
-	if (connect(conn->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		r = -errno;
+	if ((r = client_socket_connect(path, 0, &conn->sock)) != 0)
 		goto fail;
-	}
 	*out = conn;
 	return 0;
 fail:
@@ -75,6 +89,19 @@ const char *
 tunclient_conn_error(const struct tunclient_conn *conn)
 {
 	return conn->err.text;
+}
+
+int
+client_reply_verdict(const struct tb_msg *reply, uint8_t want,
+    struct tb_error *err)
+{
+	if (reply->hdr.type == TB_MSG_ERROR)
+		return tb_decode_error(reply, err);
+	if (reply->hdr.type != want)
+		return tb_error_set(err, -EPROTO,
+		    "the broker answered %s to a request that expects %s",
+		    tb_msg_type_name(reply->hdr.type), tb_msg_type_name(want));
+	return 0;
 }
 
 /*
@@ -115,12 +142,8 @@ exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
 		r = tb_error_set(&conn->err, -EPROTO,
 		    "reply has sequence number %u, expected %u",
 		    reply->hdr.seq, seq);
-	else if (r == 0 && reply->hdr.type == TB_MSG_ERROR)
-		r = tb_decode_error(reply, &conn->err);
-	else if (r == 0 && reply->hdr.type != want)
-		r = tb_error_set(&conn->err, -EPROTO,
-		    "the broker answered %s to a request that expects %s",
-		    tb_msg_type_name(reply->hdr.type), tb_msg_type_name(want));
+	else if (r == 0)
+		r = client_reply_verdict(reply, want, &conn->err);
 	if (r != 0) {
 		tb_close_fds(fds, *nfds);
 		*nfds = 0;
@@ -183,7 +206,6 @@ tunclient_request(struct tunclient_conn *conn,
     const struct tunclient_request *req, struct tunclient_lease **out)
 {
 	int fds[TB_MSG_MAX_FDS];
-	struct tb_created_reply rep;
 	struct tb_builder b;
 	struct tb_msg reply;
 	size_t nfds;
@@ -194,12 +216,23 @@ tunclient_request(struct tunclient_conn *conn,
 		return r;
 	if ((r = exchange(conn, &b, TB_MSG_CREATED, &reply, fds, &nfds)) != 0)
 		return r;
-	if ((r = tb_decode_created(&reply, &rep, &conn->err)) != 0) {
+	return client_lease_from_created(&reply, fds, nfds, &conn->err, out);
+}
+
+int
+client_lease_from_created(const struct tb_msg *reply, int *fds, size_t nfds,
+    struct tb_error *err, struct tunclient_lease **out)
+{
+	struct tb_created_reply rep;
+	int r;
+
+	*out = NULL;
+	if ((r = tb_decode_created(reply, &rep, err)) != 0) {
 		tb_close_fds(fds, nfds);
 		return r;
 	}
 	if (nfds == 0) {
-		return tb_error_set(&conn->err, -EPROTO,
+		return tb_error_set(err, -EPROTO,
 		    "the broker created %s but sent no descriptor", rep.name);
 	}
 	return lease_new(&rep, fds, nfds, out);

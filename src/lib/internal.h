@@ -30,4 +30,27 @@ struct tunclient_lease {
 int lease_new(const struct tb_created_reply *info, int *fds, size_t nfds,
     struct tunclient_lease **out);
 
+/*
+ * Opens a SOCK_SEQPACKET socket (close-on-exec, plus the SOCK_* flags
+ * given, e.g. SOCK_NONBLOCK) connected to the broker at path (NULL: as
+ * tunclient_connect() says).  On success *out is the caller's descriptor.
+ */
+int client_socket_connect(const char *path, int flags, int *out);
+
+/*
+ * Judges a parsed reply to a request that expects a reply of type want:
+ * an ERROR becomes its errno with the broker's sentence in err, any other
+ * type but want is -EPROTO.  0 when the reply is of type want.
+ */
+int client_reply_verdict(const struct tb_msg *reply, uint8_t want,
+    struct tb_error *err);
+
+/*
+ * Turns a CREATED reply, and the nfds descriptors that came with it, into
+ * a lease in *out.  The descriptors are consumed, also on failure (-EPROTO
+ * with a sentence in err for a reply that breaks the protocol).
+ */
+int client_lease_from_created(const struct tb_msg *reply, int *fds,
+    size_t nfds, struct tb_error *err, struct tunclient_lease **out);
+
 #endif /* TUNCLIENT_INTERNAL_H */
