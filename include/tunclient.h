@@ -204,8 +204,9 @@ int tunclient_lease_peer(const struct tunclient_lease *lease, char *buf,
  * tunclient_interrupt_trigger_value(), tunclient_interrupt_is_triggered()
  * and tunclient_interrupt_value() are async-signal-safe and may be called
  * from any thread at any time while the interrupt exists; everything else
- * is thread-safe but not async-signal-safe.  tunclient_interrupt_reset()
- * must not race with a trigger the caller still expects to observe.
+ * is thread-safe but not async-signal-safe.  A trigger that races
+ * tunclient_interrupt_reset() may or may not survive it; if it survives
+ * with its value lost to the reset, its value reads as 1.
  * ---------------------------------------------------------------------
  */
 struct tunclient_interrupt;
@@ -474,8 +475,9 @@ void tunclient_async_free(struct tunclient_async *conn);
  * cannot take yet waits in a queue of up to 1024.  *pending (if not NULL)
  * identifies the request for tunclient_async_cancel() until cb runs.
  * Returns 0, -ENOBUFS when the queue is full, -ECONNRESET once the broker
- * has closed the connection (every pending cb then got -ECONNRESET, or
- * -EPROTO after a malformed reply), or -ESHUTDOWN during
+ * has closed the connection (requests still pending then complete on the
+ * loop: with the replies the broker sent before closing, the rest with
+ * -ECONNRESET, or -EPROTO after a malformed reply), or -ESHUTDOWN during
  * tunclient_async_free().
  *
  * The broker drops a client whose unread replies fill its socket buffer:

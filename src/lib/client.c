@@ -235,5 +235,8 @@ client_lease_from_created(const struct tb_msg *reply, int *fds, size_t nfds,
 		return tb_error_set(err, -EPROTO,
 		    "the broker created %s but sent no descriptor", rep.name);
 	}
-	return lease_new(&rep, fds, nfds, out);
+	if ((r = lease_new(&rep, fds, nfds, out)) != 0)
+		return tb_error_set(err, r, "keeping the lease for %s: %s",
+		    rep.name, strerror(-r));
+	return 0;
 }

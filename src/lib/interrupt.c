@@ -15,9 +15,14 @@
 
 #include "internal.h"
 
+/*
+ * The eventfd is the one source of truth: raised means readable.  The
+ * value is kept beside it; a trigger cannot set both at once from a signal
+ * handler, so value() only reports it while the descriptor is readable.
+ */
 struct tunclient_interrupt {
 	int fd;			/* eventfd: readable while raised */
-	_Atomic uint64_t value;	/* 0 while not raised */
+	_Atomic uint64_t value;	/* the first value raised since reset */
 };
 
 int
@@ -82,33 +87,37 @@ tunclient_interrupt_trigger(struct tunclient_interrupt *intr)
 int
 tunclient_interrupt_reset(struct tunclient_interrupt *intr)
 {
-	uint64_t count, one = 1;
+	uint64_t count;
 
-	/*
-	 * Value first, then the descriptor (one read empties an eventfd).  A
-	 * trigger that lands in between set a new value whose write the read
-	 * may have eaten, so it is written again: whoever sees the value also
-	 * finds the descriptor readable.
-	 */
-	atomic_store(&intr->value, 0);
+	/* One read empties an eventfd; the value goes after it. */
 	if (read(intr->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return -errno;
-	if (atomic_load(&intr->value) != 0 &&
-	    write(intr->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno;
+	atomic_store(&intr->value, 0);
 	return 0;
 }
 
+/* Async-signal-safe: poll(2) with no wait. */
 bool
 tunclient_interrupt_is_triggered(const struct tunclient_interrupt *intr)
 {
-	return atomic_load(&((struct tunclient_interrupt *)(uintptr_t)intr)->value) != 0;
+	struct pollfd pfd = { .fd = intr->fd, .events = POLLIN };
+	int saved_errno = errno;
+	bool raised = poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+
+	errno = saved_errno;
+	return raised;
 }
 
 uint64_t
 tunclient_interrupt_value(const struct tunclient_interrupt *intr)
 {
-	return atomic_load(&((struct tunclient_interrupt *)(uintptr_t)intr)->value);
+	uint64_t value;
+
+	if (!tunclient_interrupt_is_triggered(intr))
+		return 0;
+	value = atomic_load(&((struct tunclient_interrupt *)(uintptr_t)intr)->value);
+	/* A reset that raced the trigger cleared its value, not the trigger. */
+	return value != 0 ? value : 1;
 }
 
 int
