@@ -196,6 +196,46 @@ netlink_link_request(struct netlink *nl, uint16_t type, unsigned ifindex)
 	return nlh;
 }
 
+/*
+ * Routes peer's network (its address masked to its prefix) through the
+ * link ifindex, as the kernel's own prefix route for an address would.
+ */
+static int
+netlink_add_peer_route(struct netlink *nl, unsigned ifindex,
+    const struct tb_addr *peer, struct tb_error *err)
+{
+	char text[TB_ADDR_TEXT_MAX];
+	struct tb_addr net = *peer;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	size_t i, len = tb_addr_len(peer);
+
+	for (i = 0; i < len; i++) {
+		unsigned keep = peer->prefixlen > i * 8 ?
+		    peer->prefixlen - (unsigned)i * 8 : 0;
+
+		if (keep < 8)
+			net.addr[i] &= (uint8_t)(0xff00u >> keep);
+	}
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = peer->family;
+	rtm->rtm_dst_len = peer->prefixlen;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_KERNEL;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, len, net.addr);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	/* The metric the kernel gives its own prefix routes. */
+	mnl_attr_put_u32(nlh, RTA_PRIORITY, 256);
+	return netlink_request(nl, nlh, err,
+	    "adding the route to peer %s through ifindex %u",
+	    tb_addr_format(&net, true, text, sizeof(text)), ifindex);
+}
+
 int
 netlink_add_address(struct netlink *nl, unsigned ifindex,
     const struct tb_addr *addr, const struct tb_addr *peer,
@@ -205,6 +245,7 @@ netlink_add_address(struct netlink *nl, unsigned ifindex,
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
 	size_t len;
+	int rc;
 
 	if (tb_addr_validate(addr) != 0)
 		return tb_error_set(err, -EINVAL, "adding an address to "
@@ -240,17 +281,30 @@ netlink_add_address(struct netlink *nl, unsigned ifindex,
 	mnl_attr_put(nlh, IFA_ADDRESS, len,
 	    peer != NULL ? peer->addr : addr->addr);
 	if (addr->family == AF_INET6) {
-		/* A TUN has no neighbours to ask; DAD would only delay use. */
+		/*
+		 * A TUN has no neighbours to ask; DAD would only delay use.
+		 * With a peer, the kernel's own prefix route is not to be
+		 * trusted: when the carrier's delayed link event arrives, IPv6
+		 * re-installs the prefix route of the local address instead of
+		 * the peer's (seen on 6.18, about 1 time in 14), so the route
+		 * to the peer is added explicitly below.
+		 */
+		uint32_t flags = IFA_F_NODAD |
+		    (peer != NULL ? IFA_F_NOPREFIXROUTE : 0);
+
 		ifa->ifa_flags = IFA_F_NODAD;
-		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+		mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
 	}
 
-	if (peer != NULL)
+	if (peer == NULL)
 		return netlink_request(nl, nlh, err,
-		    "adding address %s peer %s to ifindex %u", local_text,
-		    peer_text, ifindex);
-	return netlink_request(nl, nlh, err, "adding address %s to ifindex %u",
-	    local_text, ifindex);
+		    "adding address %s to ifindex %u", local_text, ifindex);
+	rc = netlink_request(nl, nlh, err,
+	    "adding address %s peer %s to ifindex %u", local_text, peer_text,
+	    ifindex);
+	if (rc == 0 && addr->family == AF_INET6)
+		rc = netlink_add_peer_route(nl, ifindex, peer, err);
+	return rc;
 }
 
 int

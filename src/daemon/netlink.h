@@ -36,9 +36,11 @@ void netlink_close(struct netlink *nl);
  * IPv6 addresses get IFA_F_NODAD, so they are usable at once instead of
  * "tentative" for a second.  An address that is already there is -EEXIST.
  *
- * Add addresses after netlink_set_up(): Linux (seen on 6.18) does not
- * install the route to an IPv6 peer for an address added while the link
- * was down; when the link comes up it routes the local address instead.
+ * Add addresses after netlink_set_up().  Linux (seen on 6.18) replaces
+ * the route to an IPv6 peer with one to the local address whenever the
+ * link (re)gains its carrier, even after an up, from a delayed link event;
+ * so an IPv6 peer's address goes in with IFA_F_NOPREFIXROUTE and its route
+ * is added explicitly, which that event leaves alone.
  */
 int netlink_add_address(struct netlink *nl, unsigned ifindex,
     const struct tb_addr *addr, const struct tb_addr *peer,
