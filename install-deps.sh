@@ -3,7 +3,8 @@
 set -eu
 packages="build-essential autoconf automake libtool pkg-config
 	libevent-dev libsystemd-dev libmnl-dev libinih-dev check
-	iproute2 iputils-ping util-linux procps"
+	clang libclang-rt-14-dev
+	iproute2 iputils-ping util-linux procps systemd"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (sudo ./install-deps.sh)" >&2
 	exit 1

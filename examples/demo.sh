@@ -136,12 +136,14 @@ wait_until()
 say "Writing a broker configuration that allows only the user nobody (uid $NOBODY)"
 cat >"$conf" <<EOF
 [socket]
-# Anyone may connect; [access] decides who gets a device.
+# Anyone may connect; the rules decide who gets which device.
 mode = 0666
 
-[access]
-# nobody
+[rule test]
+# nobody, with addresses from the benchmarking and documentation ranges
 users = $NOBODY
+addresses = 198.18.0.0/15, 2001:db8::/32
+max-devices = 64
 EOF
 sed 's/^/    /' "$conf"
 

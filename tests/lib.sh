@@ -20,7 +20,7 @@
 #              in the background, killed at exit; sets TB_SPAWNED_PID.
 #              tb_wait_exit PID SECONDS: sets TB_EXIT_STATUS.
 #              tb_wait_until SECONDS CMD...: polls CMD until it succeeds.
-#   broker     tb_broker_start ACCESS_LINES, tb_broker_stop; TB_SOCKET,
+#   broker     tb_broker_start MATCH_LINES, tb_broker_stop; TB_SOCKET,
 #              TB_LOG, TB_CONF, TB_BROKER_PID.
 #   nobody     tb_require_nobody_can_run PROG...: uid 65534 must be able to
 #              execute the programs, else the test fails (not skips).
@@ -401,16 +401,20 @@ tb_require_nobody_can_run()
 
 # -------------------------------------------------------------- broker
 
-# tb_broker_start ACCESS_LINES: starts tunbrokerd --foreground --verbose with
-# a socket of mode 0666 at $TB_DIR/run/socket and ACCESS_LINES as its
-# [access] section, and waits up to 5 s for it to answer status.  One check;
-# bails out if the broker does not come up.
+# tb_broker_start MATCH_LINES: starts tunbrokerd --foreground --verbose with
+# a socket of mode 0666 at $TB_DIR/run/socket and one policy rule, [rule
+# test]: MATCH_LINES (users = / groups = lines) say whom it matches, and it
+# allows addresses in 198.18.0.0/15 and 2001:db8::/32 and 64 devices.  Waits
+# up to 5 s for the broker to answer status.  One check; bails out if the
+# broker does not come up.
 tb_broker_start()
 {
 	TB_CONF=$TB_DIR/tunbrokerd.conf
 	TB_SOCKET=$TB_DIR/run/socket
 	TB_LOG=$TB_DIR/broker.log
-	printf '[socket]\nmode = 0666\n\n[access]\n%s\n' "$1" >"$TB_CONF"
+	printf '[socket]\nmode = 0666\n\n[rule test]\n%s\n%s\n%s\n' "$1" \
+	    'addresses = 198.18.0.0/15, 2001:db8::/32' 'max-devices = 64' \
+	    >"$TB_CONF"
 	: >"$TB_LOG"
 	"$TUNBROKERD" --foreground --verbose --config "$TB_CONF" \
 	    --socket "$TB_SOCKET" >>"$TB_LOG" 2>&1 </dev/null &

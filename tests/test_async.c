@@ -472,14 +472,14 @@ client_mixed(void *arg)
 	EXPECT(s[2].calls == 1 && s[2].result == 0 && s[2].lease != NULL);
 	EXPECT(strcmp(tunclient_lease_name(s[2].lease), "mix2") == 0);
 	EXPECT_INT(s[1].calls, 1);
-	EXPECT_INT(s[1].result, -EBUSY);
+	EXPECT_INT(s[1].result, -EEXIST);
 	EXPECT(s[1].lease == NULL);
 	if (strstr(s[1].error, "busy0") == NULL ||
 	    strstr(s[1].error, "exists") == NULL)
 		return expect_failed(__LINE__, "a clear refusal, got: %s",
 		    s[1].error);
 	EXPECT_INT(s[3].calls, 1);
-	EXPECT_INT(s[3].result, -EBUSY);
+	EXPECT_INT(s[3].result, -EEXIST);
 	EXPECT(s[3].lease == NULL && strstr(s[3].error, "mix0") != NULL);
 	world_close(w);
 	free(w);

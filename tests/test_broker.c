@@ -15,6 +15,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,8 +387,10 @@ START_TEST(user_not_allowed)
 	    .name = "denied0", .addrs = { "198.18.0.1/24" } });
 	ck_assert_int_eq(out.code, -EACCES);
 	ck_assert_int_eq(out.fd, -1);
-	ck_assert_str_eq(out.text,
-	    "user nobody (uid 65534) is not allowed to request devices");
+	/* No rule matches: the sentence says so and names the user. */
+	ck_assert_msg(strstr(out.text, "matches user nobody (uid 65534)") != NULL,
+	    "refusal: %s", out.text);
+	ck_assert_ptr_nonnull(strstr(out.text, b.config_path));
 	ck_assert_int_eq(netinfo_link_by_name("denied0", &link), -ENODEV);
 	log = testlib_read_file(b.log_path);
 	ck_assert_ptr_nonnull(strstr(log, "refuse uid=65534 pid="));
@@ -429,7 +432,8 @@ START_TEST(name_in_use_untouched)
 	testlib_broker_start(&b, ALLOW_NOBODY);
 	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
 	    .name = "busy0", .addrs = { "198.18.0.1/24" }, .mtu = 1280 });
-	ck_assert_int_eq(out.code, -EBUSY);
+	/* Refused before TUNSETIFF is tried: the name is an interface. */
+	ck_assert_int_eq(out.code, -EEXIST);
 	ck_assert_msg(strstr(out.text, "busy0") != NULL &&
 	    strstr(out.text, "exists") != NULL, "unclear refusal: %s",
 	    out.text);
@@ -594,7 +598,7 @@ START_TEST(client_fds_refused_and_closed)
 
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NOBODY);
-	before = testlib_count_fds(b.pid);
+	before = testlib_broker_settled_fds(&b);
 	fd = raw_connect(b.socket_path);
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
 	ck_assert_int_eq(tb_encode_simple(&msg, TB_MSG_PING, 7), 0);
@@ -608,7 +612,7 @@ START_TEST(client_fds_refused_and_closed)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	/* The broker kept none of them. */
-	ck_assert_int_eq(testlib_count_fds(b.pid), before);
+	ck_assert_int_eq(testlib_broker_settled_fds(&b), before);
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -792,6 +796,205 @@ START_TEST(detaches_when_ready)
 }
 END_TEST
 
+/* Replaces the broker's configuration file with text. */
+static void
+rewrite_config(const struct testlib_broker *b, const char *path,
+    const char *text)
+{
+	FILE *f = fopen(path != NULL ? path : b->config_path, "we");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Sends SIGHUP and waits until the log shows expect after that moment. */
+static void
+reload(struct testlib_broker *b, const char *expect)
+{
+	char *log = testlib_read_file(b->log_path);
+	size_t from = strlen(log);
+	bool seen = false;
+	int i;
+
+	free(log);
+	ck_assert_int_eq(kill(b->pid, SIGHUP), 0);
+	for (i = 0; i < 500 && !seen; i++) {
+		usleep(10 * 1000);
+		log = testlib_read_file(b->log_path);
+		seen = strlen(log) > from && strstr(log + from, expect) != NULL;
+		free(log);
+	}
+	ck_assert_msg(seen, "no \"%s\" in the log after SIGHUP", expect);
+}
+
+#define TEST_RULE(match, extra) \
+	"[socket]\nmode = 0666\n[rule test]\n" match \
+	"addresses = 198.18.0.0/15, 2001:db8::/32\n" extra
+
+/* Requests devices as uid 65534 until told to stop; counts failures. */
+static int
+request_loop(void *arg)
+{
+	const char *socket_path = arg;
+	struct tunclient_request *req;
+	struct tunclient_lease *lease;
+	struct tunclient_conn *conn;
+	int i, failed = 0;
+
+	if (tunclient_request_new(&req) != 0 ||
+	    tunclient_request_add_address(req, "198.18.7.1/24") != 0)
+		return 100;
+	for (i = 0; i < 60; i++) {
+		if (tunclient_connect(socket_path, &conn) != 0) {
+			failed++;
+			continue;
+		}
+		if (tunclient_request(conn, req, &lease) != 0) {
+			fprintf(stderr, "request %d: %s\n", i,
+			    tunclient_conn_error(conn));
+			failed++;
+		}
+		tunclient_lease_free(lease);
+		tunclient_close(conn);
+	}
+	tunclient_request_free(req);
+	return failed;
+}
+
+START_TEST(reload_under_load)
+{
+	struct testlib_broker b;
+	struct outcome held, out;
+	pid_t client;
+	int status, i;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	/* A device granted before the reloads, held throughout. */
+	held = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "held0", .addrs = { "198.18.9.1/24" } });
+	ck_assert_msg(held.code == 0, "%s", held.text);
+
+	/* A client keeps requesting while the policy is swapped under it. */
+	client = fork();
+	ck_assert_int_ge(client, 0);
+	if (client == 0)
+		_exit(testlib_run_as_user(request_loop, b.socket_path));
+	for (i = 0; i < 5; i++) {
+		rewrite_config(&b, NULL, TEST_RULE("users = 65534\n",
+		    "max-devices = 64\n"));
+		reload(&b, "reloaded policy: 1 rules from 1 files");
+		/* A broken file keeps the policy in force and says where. */
+		rewrite_config(&b, NULL, TEST_RULE("users = 65534\n",
+		    "mtu = 9000-100\n"));
+		reload(&b, "tunbrokerd.conf:6:");
+	}
+	ck_assert_int_eq(waitpid(client, &status, 0), client);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the client was refused %d times during reloads",
+	    WEXITSTATUS(status));
+
+	/* The live device was not touched by any of it. */
+	ck_assert(testlib_fd_is_open(held.fd));
+	ck_assert_int_eq(netinfo_link_by_name("held0",
+	    &(struct netinfo_link){ .mtu = 0 }), 0);
+
+	/* A new policy takes effect: this range is no longer granted. */
+	rewrite_config(&b, NULL,
+	    "[socket]\nmode = 0666\n[rule narrow]\nusers = 65534\n"
+	    "addresses = 198.18.200.0/24\n");
+	reload(&b, "reloaded policy: 1 rules from 1 files");
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .addrs = { "198.18.7.1/24" } });
+	ck_assert_int_eq(out.code, -EPERM);
+	ck_assert_ptr_nonnull(strstr(out.text, "rule narrow"));
+	close(held.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(dropin_grants_what_main_refuses)
+{
+	struct testlib_broker b;
+	struct outcome out;
+	char *dir, *dropin;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .addrs = { "203.0.113.1/24" } });
+	ck_assert_int_eq(out.code, -EPERM);
+	ck_assert_msg(strstr(out.text, "203.0.113.1/24") != NULL &&
+	    strstr(out.text, "rule test") != NULL, "%s", out.text);
+
+	/* A drop-in adds a rule after the main file's; it grants. */
+	ck_assert_int_ge(asprintf(&dir, "%s.d", b.config_path), 0);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_ge(asprintf(&dropin, "%s/50-docs.conf", dir), 0);
+	rewrite_config(&b, dropin, "[rule docs]\nusers = 65534\n"
+	    "addresses = 203.0.113.0/24\n");
+	reload(&b, "reloaded policy: 2 rules from 2 files");
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .addrs = { "203.0.113.1/24" } });
+	ck_assert_msg(out.code == 0, "%s", out.text);
+	close(out.fd);
+	free(dropin);
+	free(dir);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(quota_counts_live_devices)
+{
+	struct testlib_broker b;
+	struct outcome first, second, out;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	rewrite_config(&b, NULL, TEST_RULE("users = 65534\n",
+	    "max-devices = 2\n"));
+	reload(&b, "reloaded policy");
+	first = ask_as_nobody((struct ask){ .socket_path = b.socket_path });
+	second = ask_as_nobody((struct ask){ .socket_path = b.socket_path });
+	ck_assert_msg(first.code == 0 && second.code == 0, "%s %s",
+	    first.text, second.text);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path });
+	ck_assert_int_eq(out.code, -EDQUOT);
+	ck_assert_ptr_nonnull(strstr(out.text, "rule test"));
+	/* A device that is gone no longer counts. */
+	close(first.fd);
+	ck_assert(link_disappears(first.name));
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path });
+	ck_assert_msg(out.code == 0, "%s", out.text);
+	close(out.fd);
+	close(second.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+START_TEST(bad_names_refused)
+{
+	static const char *const names[] = { "a/b", "..", "x y", "a:b",
+	    "%d%d", "vpn%s" };
+	struct testlib_broker b;
+	struct outcome out;
+	size_t i;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+		    .name = names[i] });
+		ck_assert_msg(out.code == -EINVAL, "\"%s\": %d %s", names[i],
+		    out.code, out.text);
+		ck_assert_msg(strstr(out.text, names[i]) != NULL,
+		    "the refusal does not name \"%s\": %s", names[i], out.text);
+	}
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -812,6 +1015,10 @@ main(void)
 	tcase_add_test(tc, status_ping_and_unsupported);
 	tcase_add_test(tc, socket_hygiene);
 	tcase_add_test(tc, detaches_when_ready);
+	tcase_add_test(tc, reload_under_load);
+	tcase_add_test(tc, dropin_grants_what_main_refuses);
+	tcase_add_test(tc, quota_counts_live_devices);
+	tcase_add_test(tc, bad_names_refused);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }

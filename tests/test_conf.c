@@ -1,13 +1,16 @@
-/* tunbrokerd.conf: what is accepted, and how each mistake is reported. */
+/* tunbrokerd.conf(5): what is accepted, and how each mistake is reported. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
-#include "policy.h"
 #include "testlib.h"
 
 static char *dir;
@@ -25,14 +28,17 @@ teardown(void)
 	free(dir);
 }
 
-/* Writes text to a file in the test directory and returns its path. */
+/* Writes text to dir/name (making dir/tunbrokerd.conf.d if needed). */
 static char *
-conf_file(const char *text)
+write_conf(const char *name, const char *text)
 {
-	char *path;
+	char *path, *dropins;
 	FILE *f;
 
-	ck_assert_int_ge(asprintf(&path, "%s/tunbrokerd.conf", dir), 0);
+	ck_assert_int_ge(asprintf(&dropins, "%s/tunbrokerd.conf.d", dir), 0);
+	mkdir(dropins, 0755);
+	free(dropins);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
 	f = fopen(path, "we");
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
@@ -40,71 +46,211 @@ conf_file(const char *text)
 	return path;
 }
 
-/* Loads text, expecting -EINVAL and exactly the message "PATH:expected". */
-static void
-expect_error(const char *text, const char *expected)
+static char *
+main_conf(const char *text)
 {
-	struct broker_config cfg;
-	struct tb_error err;
-	char *path = conf_file(text), *want;
+	return write_conf("tunbrokerd.conf", text);
+}
 
-	ck_assert_int_ge(asprintf(&want, "%s:%s", path, expected), 0);
-	ck_assert_int_eq(conf_load(path, &cfg, &err), -EINVAL);
-	ck_assert_str_eq(err.text, want);
-	free(want);
+/* Loads text as the main file, which must be accepted. */
+static void
+load_ok(const char *text, struct broker_config *cfg)
+{
+	struct tb_error err;
+	char *path = main_conf(text);
+
+	ck_assert_msg(conf_load(path, cfg, &err) == 0, "%s", err.text);
 	free(path);
 }
 
-START_TEST(full_file)
+/* Loads text, expecting -EINVAL and exactly "DIR/tunbrokerd.conf:want". */
+static void
+expect_error(const char *text, const char *want)
+{
+	struct broker_config cfg = { .nrules = 4242 };
+	struct tb_error err;
+	char *path = main_conf(text), *full;
+
+	ck_assert_int_ge(asprintf(&full, "%s:%s", path, want), 0);
+	ck_assert_int_eq(conf_load(path, &cfg, &err), -EINVAL);
+	ck_assert_str_eq(err.text, full);
+	/* A failed load leaves the caller's configuration alone. */
+	ck_assert_uint_eq(cfg.nrules, 4242);
+	free(full);
+	free(path);
+}
+
+static const char *
+addr_text(const struct tb_addr *a)
+{
+	static char buf[TB_ADDR_TEXT_MAX];
+
+	return tb_addr_format(a, true, buf, sizeof(buf));
+}
+
+START_TEST(every_key)
 {
 	struct broker_config cfg;
-	struct tb_error err;
-	char *path = conf_file(
-	    "# comment\n"
+	const struct policy_rule *r;
+
+	load_ok("# comment\n"
+	    "; another\n"
 	    "[socket]\n"
 	    "mode = 0640\n"
 	    "group = nogroup\n"
 	    "\n"
-	    "[access]\n"
+	    "[limits]\n"
+	    "connections = 100\n"
+	    "connections-per-user = 5\n"
+	    "devices-per-user = 7\n"
+	    "idle-timeout = 30\n"
+	    "message-size = 4096\n"
+	    "\n"
+	    "[rule vpn]\n"
 	    "users = nobody, 1000 2000\n"
-	    "groups = 65534,4242\n");
-
-	ck_assert_msg(conf_load(path, &cfg, &err) == 0, "%s", err.text);
+	    "groups = 65534,4242\n"
+	    "device-types = tun, tap\n"
+	    "names = vpn%d vm*\n"
+	    "addresses = 198.18.0.0/15, 2001:db8::/32, 198.19.7.7\n"
+	    "routes = 198.18.0.0/16 2001:db8:1::/48\n"
+	    "mtu = 1280-9000\n"
+	    "queues = 4\n"
+	    "offload = yes\n"
+	    "bridges = br0, br-lan\n"
+	    "namespaces = own\n"
+	    "max-devices = 3\n", &cfg);
 	ck_assert_uint_eq(cfg.socket_mode, 0640);
 	ck_assert(cfg.has_socket_group);
 	ck_assert_uint_eq(cfg.socket_group, 65534);
-	ck_assert_uint_eq(cfg.nusers, 3);
-	ck_assert_uint_eq(cfg.users[0], 65534);
-	ck_assert_uint_eq(cfg.users[1], 1000);
-	ck_assert_uint_eq(cfg.users[2], 2000);
-	ck_assert_uint_eq(cfg.ngroups, 2);
-	ck_assert_uint_eq(cfg.groups[0], 65534);
-	ck_assert_uint_eq(cfg.groups[1], 4242);
+	ck_assert_uint_eq(cfg.limits.connections, 100);
+	ck_assert_uint_eq(cfg.limits.connections_per_user, 5);
+	ck_assert_uint_eq(cfg.limits.devices_per_user, 7);
+	ck_assert_uint_eq(cfg.limits.idle_timeout_s, 30);
+	ck_assert_uint_eq(cfg.limits.message_size, 4096);
+	ck_assert_uint_eq(cfg.nfiles, 1);
+	ck_assert_uint_eq(cfg.nrules, 1);
+	r = &cfg.rules[0];
+	ck_assert_str_eq(r->name, "vpn");
+	ck_assert_str_eq(r->file, cfg.files[0]);
+	ck_assert_uint_eq(r->line, 14);
+	ck_assert_uint_eq(r->nusers, 3);
+	ck_assert_uint_eq(r->users[0], 65534);
+	ck_assert_uint_eq(r->users[1], 1000);
+	ck_assert_uint_eq(r->users[2], 2000);
+	ck_assert_uint_eq(r->ngroups, 2);
+	ck_assert_uint_eq(r->groups[0], 65534);
+	ck_assert_uint_eq(r->groups[1], 4242);
+	ck_assert_uint_eq(r->device_types,
+	    (1u << TB_DEVICE_TUN) | (1u << TB_DEVICE_TAP));
+	ck_assert_uint_eq(r->nnames, 2);
+	ck_assert_str_eq(r->names[0], "vpn%d");
+	ck_assert_str_eq(r->names[1], "vm*");
+	ck_assert_uint_eq(r->naddresses, 3);
+	ck_assert_str_eq(addr_text(&r->addresses[0]), "198.18.0.0/15");
+	ck_assert_str_eq(addr_text(&r->addresses[1]), "2001:db8::/32");
+	ck_assert_str_eq(addr_text(&r->addresses[2]), "198.19.7.7/32");
+	ck_assert_uint_eq(r->nroutes, 2);
+	ck_assert_str_eq(addr_text(&r->routes[0]), "198.18.0.0/16");
+	ck_assert_str_eq(addr_text(&r->routes[1]), "2001:db8:1::/48");
+	ck_assert_uint_eq(r->mtu_min, 1280);
+	ck_assert_uint_eq(r->mtu_max, 9000);
+	ck_assert_uint_eq(r->max_queues, 4);
+	ck_assert(r->offload);
+	ck_assert_uint_eq(r->nbridges, 2);
+	ck_assert_str_eq(r->bridges[0], "br0");
+	ck_assert_str_eq(r->bridges[1], "br-lan");
+	ck_assert_int_eq(r->namespaces, POLICY_NETNS_OWN);
+	ck_assert_uint_eq(r->max_devices, 3);
 	conf_free(&cfg);
-	free(path);
 }
 END_TEST
 
-START_TEST(defaults_deny_everyone)
+START_TEST(defaults)
 {
 	struct broker_config cfg;
-	struct tb_error err;
-	struct peer_identity root = { .uid = 0, .gid = 0 };
-	struct tb_create_request req = { .device_type = TB_DEVICE_TUN };
-	char *path = conf_file("[socket]\n");
+	const struct policy_rule *r;
 
-	ck_assert_int_eq(conf_load(path, &cfg, &err), 0);
+	load_ok("[socket]\n", &cfg);
 	ck_assert_uint_eq(cfg.socket_mode, 0660);
 	ck_assert(!cfg.has_socket_group);
-	ck_assert_uint_eq(cfg.nusers, 0);
-	ck_assert_uint_eq(cfg.ngroups, 0);
-	/* Root is not special. */
-	ck_assert_int_eq(policy_check_create(&cfg, &root, &req, &err),
-	    -EACCES);
-	ck_assert_str_eq(err.text,
-	    "user root (uid 0) is not allowed to request devices");
+	ck_assert_uint_eq(cfg.limits.connections, 256);
+	ck_assert_uint_eq(cfg.limits.connections_per_user, 16);
+	ck_assert_uint_eq(cfg.limits.devices_per_user, 64);
+	ck_assert_uint_eq(cfg.limits.idle_timeout_s, 60);
+	ck_assert_uint_eq(cfg.limits.message_size, 65536);
+	ck_assert_uint_eq(cfg.nrules, 0);
 	conf_free(&cfg);
-	free(path);
+
+	load_ok("[rule only-users]\nusers = 0\n", &cfg);
+	ck_assert_uint_eq(cfg.nrules, 1);
+	r = &cfg.rules[0];
+	ck_assert_uint_eq(r->line, 1);
+	ck_assert_uint_eq(r->ngroups, 0);
+	ck_assert_uint_eq(r->device_types, 1u << TB_DEVICE_TUN);
+	ck_assert_uint_eq(r->nnames, 1);
+	ck_assert_str_eq(r->names[0], "*");
+	ck_assert_uint_eq(r->naddresses, 0);
+	ck_assert_uint_eq(r->nroutes, 0);
+	ck_assert_uint_eq(r->mtu_min, 68);
+	ck_assert_uint_eq(r->mtu_max, 65535);
+	ck_assert_uint_eq(r->max_queues, 1);
+	ck_assert(!r->offload);
+	ck_assert_uint_eq(r->nbridges, 0);
+	ck_assert_int_eq(r->namespaces, POLICY_NETNS_NONE);
+	ck_assert_uint_eq(r->max_devices, 1);
+	conf_free(&cfg);
+
+	conf_init_default(&cfg);
+	ck_assert_uint_eq(cfg.limits.devices_per_user, 64);
+	ck_assert_uint_eq(cfg.nrules, 0);
+	ck_assert_uint_eq(cfg.nfiles, 0);
+	conf_free(&cfg);
+}
+END_TEST
+
+START_TEST(values_and_lists)
+{
+	static const char *const truths[] = { "yes", "true", "1" };
+	static const char *const lies[] = { "no", "false", "0" };
+	struct broker_config cfg;
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "[rule a]\ngroups = 1\noffload = %s\n"
+		    "[rule b]\ngroups = 1\noffload = %s\n", truths[i], lies[i]);
+		load_ok(text, &cfg);
+		ck_assert(cfg.rules[0].offload);
+		ck_assert(!cfg.rules[1].offload);
+		conf_free(&cfg);
+	}
+	/* One MTU, commas and blanks, and lists continued on indented lines. */
+	load_ok("[rule a]\n"
+	    "users = 1,2 ,3\t4\n"
+	    "  5, 6\n"
+	    "\n"
+	    "\t7\n"
+	    "mtu = 1400\n"
+	    "device-types = tap\n"
+	    "addresses = 2001:db8::/32,\n"
+	    "    198.18.0.0/15\n"
+	    "namespaces = none ; why\n", &cfg);
+	ck_assert_uint_eq(cfg.rules[0].nusers, 7);
+	ck_assert_uint_eq(cfg.rules[0].users[6], 7);
+	ck_assert_uint_eq(cfg.rules[0].mtu_min, 1400);
+	ck_assert_uint_eq(cfg.rules[0].mtu_max, 1400);
+	ck_assert_uint_eq(cfg.rules[0].device_types, 1u << TB_DEVICE_TAP);
+	ck_assert_uint_eq(cfg.rules[0].naddresses, 2);
+	ck_assert_int_eq(cfg.rules[0].addresses[1].family, AF_INET);
+	ck_assert_int_eq(cfg.rules[0].namespaces, POLICY_NETNS_NONE);
+	conf_free(&cfg);
+	/* The range ends are allowed. */
+	load_ok("[limits]\nmessage-size = 16\nidle-timeout = 86400\n"
+	    "[rule a]\ngroups = 1\nmtu = 68-65535\nqueues = 256\n"
+	    "max-devices = 65536\n", &cfg);
+	ck_assert_uint_eq(cfg.limits.message_size, 16);
+	ck_assert_uint_eq(cfg.rules[0].max_queues, 256);
+	conf_free(&cfg);
 }
 END_TEST
 
@@ -115,65 +261,465 @@ START_TEST(missing_file)
 
 	ck_assert_int_eq(conf_load("/nonexistent/tunbrokerd.conf", &cfg, &err),
 	    -ENOENT);
-	ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/tunbrokerd.conf"));
+	ck_assert_str_eq(err.text,
+	    "/nonexistent/tunbrokerd.conf: No such file or directory");
 }
 END_TEST
 
-START_TEST(errors_name_file_and_line)
+START_TEST(not_a_file)
 {
+	struct broker_config cfg;
+	struct tb_error err;
+	char *want;
+
+	ck_assert_int_ge(asprintf(&want, "%s: not a regular file", dir), 0);
+	ck_assert_int_eq(conf_load(dir, &cfg, &err), -EINVAL);
+	ck_assert_str_eq(err.text, want);
+	free(want);
+}
+END_TEST
+
+START_TEST(syntax_errors)
+{
+	expect_error("users = nobody\n[rule a]\n",
+	    "1: key \"users\" is outside any section");
+	expect_error("[rule a\nusers = nobody\n",
+	    "1: syntax error: expected [SECTION] or KEY = VALUE");
+	expect_error("[rule a]\nusers nobody\n",
+	    "2: syntax error: expected [SECTION] or KEY = VALUE");
+	expect_error("[sockets]\nmode = 0660\n", "1: unknown section [sockets]");
+	expect_error("[socket]\n[access]\nusers = 1\n",
+	    "2: unknown section [access]");
+	expect_error("[socket] junk\n",
+	    "1: unexpected text after [socket]: \"junk\"");
+	expect_error("[rule]\nusers = 1\n",
+	    "1: rule name \"\" must be 1 to 64 letters, digits, '_', '.' "
+	    "or '-'");
+	expect_error("[rule a/b]\nusers = 1\n",
+	    "1: rule name \"a/b\" must be 1 to 64 letters, digits, '_', '.' "
+	    "or '-'");
 	expect_error("[socket]\nmode = 0660\nsize = 3\n",
 	    "3: unknown key \"size\" in [socket]");
-	expect_error("[sockets]\nmode = 0660\n", "2: unknown section [sockets]");
-	expect_error("[socket]\nmode = 999\n",
-	    "2: mode: \"999\" is not an octal mode from 0 to 0777");
-	expect_error("[socket]\nmode = 01777\n",
-	    "2: mode: \"01777\" is not an octal mode from 0 to 0777");
-	expect_error("[socket]\nmode =\n",
-	    "2: mode: \"\" is not an octal mode from 0 to 0777");
-	expect_error("[socket]\ngroup = no-such-group-here\n",
-	    "2: group: no such group \"no-such-group-here\"");
-	expect_error("[access]\nusers = nobody, no-such-user-here\n",
-	    "2: users: no such user \"no-such-user-here\"");
-	expect_error("[access]\n\ngroups = nogroup no-such-group-here\n",
-	    "3: groups: no such group \"no-such-group-here\"");
-	expect_error("users = nobody\n[access]\n",
-	    "1: key \"users\" is outside any section");
-	expect_error("[access\nusers = nobody\n", "1: syntax error");
-	expect_error("[access]\nusers nobody\n", "2: syntax error");
+	expect_error("[limits]\nconnection = 3\n",
+	    "2: unknown key \"connection\" in [limits]");
+	expect_error("[rule vpn]\nusers = 1\nuser = 2\n",
+	    "3: unknown key \"user\" in [rule vpn]");
+	expect_error("[socket]\nmode = 0600\nmode = 0660\n",
+	    "3: mode is given twice in [socket] (first on line 2)");
+	expect_error("[rule a]\nusers = 1\nusers = 2\n",
+	    "3: users is given twice in [rule a] (first on line 2)");
+	expect_error("[rule a]\nusers = 1\nmtu = 1280\n  1500\n",
+	    "4: mtu takes one value: \"1500\" is indented, so it would "
+	    "continue it");
+}
+END_TEST
+
+/* A NUL byte, which fputs() could not write. */
+static void
+expect_nul_error(void)
+{
+	static const char text[] = "[socket]\nmode = 06\00060\n";
+	struct broker_config cfg;
+	struct tb_error err;
+	char *path = main_conf(""), *want;
+	FILE *f = fopen(path, "we");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, sizeof(text) - 1, f),
+	    sizeof(text) - 1);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_ge(asprintf(&want, "%s:2: the line holds a NUL byte",
+	    path), 0);
+	ck_assert_int_eq(conf_load(path, &cfg, &err), -EINVAL);
+	ck_assert_str_eq(err.text, want);
+	free(want);
+	free(path);
+}
+
+START_TEST(line_limits)
+{
+	char line[300];
+
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "#", 1);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	expect_error(line, "1: the line is longer than 197 characters "
+	    "(continue a list on indented lines)");
+	expect_nul_error();
+}
+END_TEST
+
+START_TEST(value_errors)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{ "[socket]\nmode = 999\n",
+		    "2: mode: \"999\" is not an octal mode from 0 to 0777" },
+		{ "[socket]\nmode = 01777\n",
+		    "2: mode: \"01777\" is not an octal mode from 0 to 0777" },
+		{ "[socket]\nmode =\n",
+		    "2: mode: \"\" is not an octal mode from 0 to 0777" },
+		{ "[socket]\nmode = -1\n",
+		    "2: mode: \"-1\" is not an octal mode from 0 to 0777" },
+		{ "[socket]\ngroup = no-such-group-here\n",
+		    "2: group: no such group \"no-such-group-here\"" },
+		{ "[limits]\nconnections = 0\n",
+		    "2: connections: \"0\" is not a number from 1 to 65536" },
+		{ "[limits]\nconnections-per-user = 65537\n",
+		    "2: connections-per-user: \"65537\" is not a number from 1 "
+		    "to 65536" },
+		{ "[limits]\ndevices-per-user = -1\n",
+		    "2: devices-per-user: \"-1\" is not a number from 1 to "
+		    "65536" },
+		{ "[limits]\nidle-timeout = 1m\n",
+		    "2: idle-timeout: \"1m\" is not a number from 1 to 86400" },
+		{ "[limits]\nmessage-size = 15\n",
+		    "2: message-size: \"15\" is not a number from 16 to 65536" },
+		{ "[limits]\nmessage-size = 65537\n",
+		    "2: message-size: \"65537\" is not a number from 16 to "
+		    "65536" },
+		{ "[rule a]\nusers = nobody, no-such-user-here\n",
+		    "2: users: no such user \"no-such-user-here\"" },
+		{ "[rule a]\n\ngroups = nogroup no-such-group-here\n",
+		    "3: groups: no such group \"no-such-group-here\"" },
+		{ "[rule a]\nusers = ,\n", "2: users: a value is needed" },
+		{ "[rule a]\nusers = 1\ndevice-types = tun, tan\n",
+		    "3: device-types: \"tan\" is not tun or tap" },
+		{ "[rule a]\nusers = 1\nnames = "
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+		    "3: names: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxx\" is longer than 64 characters" },
+		{ "[rule a]\nusers = 1\naddresses = 198.18.0.1/15\n",
+		    "3: addresses: 198.18.0.1/15 has host bits set: the network "
+		    "is 198.18.0.0/15" },
+		{ "[rule a]\nusers = 1\naddresses = 2001:db8::1/32\n",
+		    "3: addresses: 2001:db8::1/32 has host bits set: the network "
+		    "is 2001:db8::/32" },
+		{ "[rule a]\nusers = 1\naddresses = vpn.example\n",
+		    "3: addresses: \"vpn.example\" is not an IPv4 or IPv6 "
+		    "address" },
+		{ "[rule a]\nusers = 1\naddresses = 198.18.0.0/33\n",
+		    "3: addresses: address \"198.18.0.0/33\" has an invalid "
+		    "prefix length (0 to 32)" },
+		{ "[rule a]\nusers = 1\nroutes = 198.18.0.0/8\n",
+		    "3: routes: 198.18.0.0/8 has host bits set: the network is "
+		    "198.0.0.0/8" },
+		{ "[rule a]\nusers = 1\nmtu = 67\n",
+		    "3: mtu: \"67\" is not N or A-B with 68 <= A <= B <= 65535" },
+		{ "[rule a]\nusers = 1\nmtu = 65536\n",
+		    "3: mtu: \"65536\" is not N or A-B with 68 <= A <= B <= "
+		    "65535" },
+		{ "[rule a]\nusers = 1\nmtu = 1500-1280\n",
+		    "3: mtu: \"1500-1280\" is not N or A-B with 68 <= A <= B <= "
+		    "65535" },
+		{ "[rule a]\nusers = 1\nmtu = 1280-\n",
+		    "3: mtu: \"1280-\" is not N or A-B with 68 <= A <= B <= "
+		    "65535" },
+		{ "[rule a]\nusers = 1\nmtu = -1500\n",
+		    "3: mtu: \"-1500\" is not N or A-B with 68 <= A <= B <= "
+		    "65535" },
+		{ "[rule a]\nusers = 1\nqueues = 0\n",
+		    "3: queues: \"0\" is not a number from 1 to 256" },
+		{ "[rule a]\nusers = 1\nqueues = 257\n",
+		    "3: queues: \"257\" is not a number from 1 to 256" },
+		{ "[rule a]\nusers = 1\noffload = maybe\n",
+		    "3: offload: \"maybe\" is not yes or no" },
+		{ "[rule a]\nusers = 1\nbridges = br0 br/1\n",
+		    "3: bridges: \"br/1\" is not an interface name" },
+		{ "[rule a]\nusers = 1\nbridges = br%d\n",
+		    "3: bridges: \"br%d\" is not an interface name" },
+		{ "[rule a]\nusers = 1\nbridges = abcdefghijklmnop\n",
+		    "3: bridges: \"abcdefghijklmnop\" is not an interface name" },
+		{ "[rule a]\nusers = 1\nnamespaces = all\n",
+		    "3: namespaces: \"all\" is not none or own" },
+		{ "[rule a]\nusers = 1\nmax-devices = 0\n",
+		    "3: max-devices: \"0\" is not a number from 1 to 65536" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].text, cases[i].want);
+}
+END_TEST
+
+START_TEST(rule_needs_someone)
+{
+	expect_error("[rule a]\nmtu = 1280\n",
+	    "1: rule a has neither users nor groups: it would match nobody");
+	/* Found when the next section starts, still citing the rule. */
+	expect_error("[socket]\n[rule a]\nnames = x*\n[rule b]\nusers = 1\n",
+	    "2: rule a has neither users nor groups: it would match nobody");
+	expect_error("[rule a]\n", "1: rule a has neither users nor groups: "
+	    "it would match nobody");
 }
 END_TEST
 
 START_TEST(first_error_wins)
 {
-	expect_error("[access]\nusers = x-no-user\n[bogus]\nk = v\n",
+	expect_error("[rule a]\nusers = x-no-user\n[bogus]\nk = v\n",
 	    "2: users: no such user \"x-no-user\"");
+	expect_error("[rule a]\nusers nobody\n[bogus]\n",
+	    "2: syntax error: expected [SECTION] or KEY = VALUE");
 }
 END_TEST
 
-START_TEST(policy_matches_uid_gid_and_groups)
+START_TEST(duplicate_rule_names)
 {
-	uid_t users[] = { 1000 };
-	gid_t groups[] = { 500 };
-	gid_t supplementary[] = { 20, 500 };
-	struct broker_config cfg = {
-		.users = users, .nusers = 1, .groups = groups, .ngroups = 1,
-	};
-	struct tb_create_request req = { .device_type = TB_DEVICE_TUN };
-	struct peer_identity who = { .uid = 1000, .gid = 1000 };
-	struct tb_error err;
+	char *want;
 
-	ck_assert_int_eq(policy_check_create(&cfg, &who, &req, &err), 0);
-	who.uid = 1001;
-	ck_assert_int_eq(policy_check_create(&cfg, &who, &req, &err), -EACCES);
-	ck_assert_ptr_nonnull(strstr(err.text, "uid 1001"));
-	who.gid = 500;
-	ck_assert_int_eq(policy_check_create(&cfg, &who, &req, &err), 0);
-	who.gid = 1001;
-	who.groups = supplementary;
-	who.ngroups = 2;
-	ck_assert_int_eq(policy_check_create(&cfg, &who, &req, &err), 0);
-	who.ngroups = 1;
-	ck_assert_int_eq(policy_check_create(&cfg, &who, &req, &err), -EACCES);
+	ck_assert_int_ge(asprintf(&want, "3: rule a is already defined at "
+	    "%s/tunbrokerd.conf:1", dir), 0);
+	expect_error("[rule a]\nusers = 1\n[rule a]\nusers = 2\n", want);
+	free(want);
+}
+END_TEST
+
+START_TEST(duplicate_rule_names_across_files)
+{
+	struct broker_config cfg;
+	struct tb_error err;
+	char *path, *dropin, *want;
+
+	path = main_conf("[rule vpn]\nusers = 1\n");
+	dropin = write_conf("tunbrokerd.conf.d/50-more.conf",
+	    "# more\n[rule other]\nusers = 2\n[rule vpn]\ngroups = 3\n");
+	ck_assert_int_ge(asprintf(&want, "%s:4: rule vpn is already defined "
+	    "at %s:1", dropin, path), 0);
+	ck_assert_int_eq(conf_load(path, &cfg, &err), -EINVAL);
+	ck_assert_str_eq(err.text, want);
+	free(want);
+	free(dropin);
+	free(path);
+}
+END_TEST
+
+START_TEST(dropins_in_name_order)
+{
+	struct broker_config cfg;
+	struct tb_error err;
+	char *path, *a, *b, *d;
+
+	path = main_conf("[socket]\nmode = 0600\n[limits]\nconnections = 10\n"
+	    "devices-per-user = 5\n[rule main]\nusers = 1\n");
+	b = write_conf("tunbrokerd.conf.d/20-b.conf",
+	    "[limits]\ndevices-per-user = 9\n[rule b]\nusers = 3\n");
+	a = write_conf("tunbrokerd.conf.d/10-a.conf",
+	    "[limits]\ndevices-per-user = 7\nidle-timeout = 5\n"
+	    "[rule a]\nusers = 2\n[socket]\nmode = 0666\n");
+	/* Neither of these is a drop-in. */
+	free(write_conf("tunbrokerd.conf.d/README", "[bogus]\n"));
+	free(write_conf("tunbrokerd.conf.d/.hidden.conf", "[bogus]\n"));
+	free(write_conf("tunbrokerd.conf.d/30-c.conf.orig", "[bogus]\n"));
+	ck_assert_int_ge(asprintf(&d, "%s/tunbrokerd.conf.d/15-dir.conf", dir),
+	    0);
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	free(d);
+
+	ck_assert_msg(conf_load(path, &cfg, &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg.nfiles, 3);
+	ck_assert_str_eq(cfg.files[0], path);
+	ck_assert_str_eq(cfg.files[1], a);
+	ck_assert_str_eq(cfg.files[2], b);
+	/* Later files replace [socket] and [limits] keys they give. */
+	ck_assert_uint_eq(cfg.socket_mode, 0666);
+	ck_assert_uint_eq(cfg.limits.connections, 10);
+	ck_assert_uint_eq(cfg.limits.devices_per_user, 9);
+	ck_assert_uint_eq(cfg.limits.idle_timeout_s, 5);
+	/* Rules accumulate in file order, each knowing where it came from. */
+	ck_assert_uint_eq(cfg.nrules, 3);
+	ck_assert_str_eq(cfg.rules[0].name, "main");
+	ck_assert_str_eq(cfg.rules[0].file, path);
+	ck_assert_uint_eq(cfg.rules[0].line, 6);
+	ck_assert_str_eq(cfg.rules[1].name, "a");
+	ck_assert_str_eq(cfg.rules[1].file, a);
+	ck_assert_uint_eq(cfg.rules[1].line, 4);
+	ck_assert_str_eq(cfg.rules[2].name, "b");
+	ck_assert_str_eq(cfg.rules[2].file, b);
+	ck_assert_uint_eq(cfg.rules[2].line, 3);
+	conf_free(&cfg);
+	free(a);
+	free(b);
+	free(path);
+}
+END_TEST
+
+START_TEST(dropin_errors)
+{
+	struct broker_config cfg;
+	struct tb_error err;
+	char *path, *bad, *want, *d;
+	FILE *f;
+
+	path = main_conf("[rule main]\nusers = 1\n");
+	/* A drop-in starts outside any section, whatever came before. */
+	bad = write_conf("tunbrokerd.conf.d/10-bad.conf", "\nusers = 2\n");
+	ck_assert_int_ge(asprintf(&want,
+	    "%s:2: key \"users\" is outside any section", bad), 0);
+	ck_assert_int_eq(conf_load(path, &cfg, &err), -EINVAL);
+	ck_assert_str_eq(err.text, want);
+	free(want);
+	ck_assert_int_eq(unlink(bad), 0);
+	free(bad);
+
+	/* No directory at all is fine; a file in its place is not. */
+	ck_assert_int_ge(asprintf(&d, "%s.d", path), 0);
+	ck_assert_int_eq(rmdir(d), 0);
+	ck_assert_msg(conf_load(path, &cfg, &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg.nfiles, 1);
+	conf_free(&cfg);
+	f = fopen(d, "we");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_ge(asprintf(&want, "%s: Not a directory", d), 0);
+	ck_assert_int_eq(conf_load(path, &cfg, &err), -ENOTDIR);
+	ck_assert_str_eq(err.text, want);
+	free(want);
+	free(d);
+	free(path);
+}
+END_TEST
+
+/* memcmp() of n items, where an empty array may be NULL. */
+#define assert_items_eq(x, y, n) do {					\
+	if ((n) > 0)							\
+		ck_assert_mem_eq((x), (y), (n) * sizeof(*(x)));		\
+} while (0)
+
+/* Everything but where each rule was written. */
+static void
+assert_same_config(const struct broker_config *a,
+    const struct broker_config *b)
+{
+	size_t i, j;
+
+	ck_assert_uint_eq(a->socket_mode, b->socket_mode);
+	ck_assert_int_eq(a->has_socket_group, b->has_socket_group);
+	ck_assert_uint_eq(a->socket_group, b->socket_group);
+	ck_assert_mem_eq(&a->limits, &b->limits, sizeof(a->limits));
+	ck_assert_uint_eq(a->nrules, b->nrules);
+	for (i = 0; i < a->nrules; i++) {
+		const struct policy_rule *x = &a->rules[i], *y = &b->rules[i];
+
+		ck_assert_str_eq(x->name, y->name);
+		ck_assert_uint_eq(x->nusers, y->nusers);
+		assert_items_eq(x->users, y->users, x->nusers);
+		ck_assert_uint_eq(x->ngroups, y->ngroups);
+		assert_items_eq(x->groups, y->groups, x->ngroups);
+		ck_assert_uint_eq(x->device_types, y->device_types);
+		ck_assert_uint_eq(x->nnames, y->nnames);
+		for (j = 0; j < x->nnames; j++)
+			ck_assert_str_eq(x->names[j], y->names[j]);
+		ck_assert_uint_eq(x->naddresses, y->naddresses);
+		assert_items_eq(x->addresses, y->addresses, x->naddresses);
+		ck_assert_uint_eq(x->nroutes, y->nroutes);
+		assert_items_eq(x->routes, y->routes, x->nroutes);
+		ck_assert_uint_eq(x->mtu_min, y->mtu_min);
+		ck_assert_uint_eq(x->mtu_max, y->mtu_max);
+		ck_assert_uint_eq(x->max_queues, y->max_queues);
+		ck_assert_int_eq(x->offload, y->offload);
+		ck_assert_uint_eq(x->nbridges, y->nbridges);
+		for (j = 0; j < x->nbridges; j++)
+			ck_assert_str_eq(x->bridges[j], y->bridges[j]);
+		ck_assert_int_eq(x->namespaces, y->namespaces);
+		ck_assert_uint_eq(x->max_devices, y->max_devices);
+	}
+}
+
+/* conf_print's output reads back as the same configuration. */
+static void
+assert_print_round_trips(const char *text)
+{
+	struct broker_config first, second;
+	struct tb_error err;
+	char *path, *printed;
+	FILE *f;
+
+	load_ok(text, &first);
+	ck_assert_int_ge(asprintf(&path, "%s/printed.conf", dir), 0);
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	conf_print(&first, f);
+	ck_assert_int_eq(fclose(f), 0);
+	printed = testlib_read_file(path);
+	ck_assert_msg(conf_load(path, &second, &err) == 0, "%s\n%s", err.text,
+	    printed);
+	assert_same_config(&first, &second);
+	/* Each rule says where it was defined. */
+	if (first.nrules > 0)
+		ck_assert_ptr_nonnull(strstr(printed, "# defined at "));
+	free(printed);
+	conf_free(&first);
+	conf_free(&second);
+	free(path);
+}
+
+START_TEST(print_round_trips)
+{
+	assert_print_round_trips("");
+	assert_print_round_trips("[socket]\nmode = 0600\ngroup = 4242\n"
+	    "[limits]\nconnections = 3\nmessage-size = 100\n"
+	    "[rule vpn]\nusers = nobody, 1000\nnames = vpn%d\n"
+	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmtu = 1280-1500\n"
+	    "max-devices = 2\n"
+	    "[rule vm]\ngroups = 65534\ndevice-types = tap\nbridges = br0\n"
+	    "offload = yes\nqueues = 4\nnames = vm*\nmax-devices = 8\n"
+	    "routes = 198.18.0.0/16\nnamespaces = own\nmtu = 9000\n");
+	/* Lists longer than one line may be (197 characters) still fit. */
+	assert_print_round_trips("[rule many]\nusers = 1001, 1002, 1003, 1004\n"
+	    "  1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014\n"
+	    "  1015, 1016, 1017, 1018, 1019, 1020, 1021, 1022, 1023, 1024\n"
+	    "  1025, 1026, 1027, 1028, 1029, 1030, 1031, 1032, 1033, 1034\n"
+	    "  1035, 1036, 1037, 1038, 1039, 1040, 1041, 1042, 1043, 1044\n"
+	    "addresses = 198.18.0.0/24, 198.18.1.0/24, 198.18.2.0/24\n"
+	    "  2001:db8:1::/48, 2001:db8:2::/48, 2001:db8:3::/48\n"
+	    "  2001:db8:4::/48, 2001:db8:5::/48, 2001:db8:6::/48\n"
+	    "  2001:db8:7::/48, 2001:db8:8::/48, 2001:db8:9::/48\n");
+}
+END_TEST
+
+START_TEST(name_patterns_hold_name_characters)
+{
+	struct broker_config cfg;
+	struct tb_error err;
+	char *path;
+
+	/* A pattern that would print as an INI comment is refused. */
+	path = main_conf("[rule r]\nusers = 1\nnames=;x\n");
+	ck_assert_int_eq(conf_load(path, &cfg, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "\";x\" may hold only"));
+	free(path);
+	path = main_conf("[rule r]\nusers = 1\nnames = vpn[0-9]*, tb%d, x?\n");
+	ck_assert_msg(conf_load(path, &cfg, &err) == 0, "%s", err.text);
+	conf_free(&cfg);
+	free(path);
+}
+END_TEST
+
+START_TEST(print_shows_files_and_defaults)
+{
+	struct broker_config cfg;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	load_ok("[rule r]\nusers = 0\n", &cfg);
+	f = open_memstream(&out, &len);
+	ck_assert_ptr_nonnull(f);
+	conf_print(&cfg, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(strstr(out, cfg.files[0]));
+	ck_assert_ptr_nonnull(strstr(out, "\n[limits]\nconnections = 256\n"
+	    "connections-per-user = 16\ndevices-per-user = 64\n"
+	    "idle-timeout = 60\nmessage-size = 65536\n"));
+	ck_assert_ptr_nonnull(strstr(out, "[rule r]\n# user 0 is root\n"
+	    "users = 0\ndevice-types = tun\nnames = *\n# addresses: none\n"
+	    "# routes: none\nmtu = 68-65535\nqueues = 1\noffload = no\n"
+	    "# bridges: none\nnamespaces = none\nmax-devices = 1\n"));
+	free(out);
+	conf_free(&cfg);
 }
 END_TEST
 
@@ -184,12 +730,23 @@ main(void)
 	TCase *tc = tcase_create("conf");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, full_file);
-	tcase_add_test(tc, defaults_deny_everyone);
+	tcase_add_test(tc, every_key);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, values_and_lists);
 	tcase_add_test(tc, missing_file);
-	tcase_add_test(tc, errors_name_file_and_line);
+	tcase_add_test(tc, not_a_file);
+	tcase_add_test(tc, syntax_errors);
+	tcase_add_test(tc, line_limits);
+	tcase_add_test(tc, value_errors);
+	tcase_add_test(tc, rule_needs_someone);
 	tcase_add_test(tc, first_error_wins);
-	tcase_add_test(tc, policy_matches_uid_gid_and_groups);
+	tcase_add_test(tc, duplicate_rule_names);
+	tcase_add_test(tc, duplicate_rule_names_across_files);
+	tcase_add_test(tc, dropins_in_name_order);
+	tcase_add_test(tc, dropin_errors);
+	tcase_add_test(tc, print_round_trips);
+	tcase_add_test(tc, name_patterns_hold_name_characters);
+	tcase_add_test(tc, print_shows_files_and_defaults);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, false);
 }

@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "testlib.h"
 
 /* Why this machine cannot run privileged tests, or NULL if it can. */
@@ -144,6 +146,20 @@ testlib_count_fds(pid_t pid)
 	return pid == 0 ? n - 1 : n;
 }
 
+int
+testlib_broker_settled_fds(struct testlib_broker *b)
+{
+	int last = testlib_count_fds(b->pid), now, still = 0, i;
+
+	for (i = 0; i < 200 && still < 10; i++) {
+		usleep(10 * 1000);
+		now = testlib_count_fds(b->pid);
+		still = now == last ? still + 1 : 0;
+		last = now;
+	}
+	return last;
+}
+
 bool
 testlib_fd_is_open(int fd)
 {
@@ -204,19 +220,35 @@ write_file(const char *path, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* True once something accepts connections on path. */
+/*
+ * True once a broker on path answers a PING: it has dropped its
+ * privileges and runs its loop, which accepting a connection alone does
+ * not show.
+ */
 static bool
-socket_accepts(const char *path)
+broker_answers(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, r;
+	struct pollfd pfd = { .events = POLLIN };
+	struct tb_builder ping;
+	struct tb_header reply;
+	bool answered = false;
+	int fd;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	ck_assert_int_eq(tb_encode_simple(&ping, TB_MSG_PING, 1), 0);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    send(fd, ping.buf, ping.len, MSG_NOSIGNAL) == (ssize_t)ping.len) {
+		pfd.fd = fd;
+		answered = poll(&pfd, 1, 10000) == 1 &&
+		    recv(fd, &reply, sizeof(reply), 0) == sizeof(reply) &&
+		    reply.type == TB_MSG_PONG;
+	}
+	tb_builder_release(&ping);
 	close(fd);
-	return r == 0;
+	return answered;
 }
 
 bool
@@ -253,7 +285,7 @@ testlib_broker_launch(struct testlib_broker *b, int *status)
 		ck_assert_int_ge(done, 0);
 		if (done == b->pid)
 			return false;
-		if (socket_accepts(b->socket_path))
+		if (broker_answers(b->socket_path))
 			return true;
 		nanosleep(&pause, NULL);
 	}
@@ -272,7 +304,9 @@ testlib_broker_start(struct testlib_broker *b, const char *access_lines)
 	b->socket_path = strf("%s/run/socket", b->dir);
 	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
 	b->log_path = strf("%s/broker.log", b->dir);
-	config = strf("[socket]\nmode = 0666\ngroup = %d\n[access]\n%s",
+	/* access_lines say whom the rule matches; it allows the test ranges. */
+	config = strf("[socket]\nmode = 0666\ngroup = %d\n\n[rule test]\n%s\n"
+	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmax-devices = 64\n",
 	    TESTLIB_GID, access_lines);
 	write_file(b->config_path, config);
 	free(config);

@@ -44,15 +44,17 @@ struct testlib_broker {
 
 /*
  * Starts tunbrokerd (from $TUNBROKERD, set by the test harness) with a
- * config whose [access] section is access_lines (e.g. "users = 65534\n"),
- * and waits until its socket accepts connections.
+ * config holding one rule, [rule test], whose match lines are
+ * access_lines (e.g. "users = 65534\n") and which allows the test
+ * address ranges, and waits until its socket accepts connections.
  */
 void testlib_broker_start(struct testlib_broker *b, const char *access_lines);
 
 /*
  * Starts tunbrokerd on b->socket_path with b->config_path, its output in
- * b->log_path.  Returns true once its socket accepts connections, false if
- * it exited first (*status is then its wait status).
+ * b->log_path.  Returns true once it answers a PING (it has dropped its
+ * privileges and serves), false if it exited first (*status is then its
+ * wait status).
  */
 bool testlib_broker_launch(struct testlib_broker *b, int *status);
 
@@ -72,6 +74,12 @@ bool testlib_broker_alive(struct testlib_broker *b);
  * the grandchild it runs in.
  */
 int testlib_run_as_user(int (*fn)(void *arg), void *arg);
+
+/*
+ * The broker's descriptor count once its connections have all closed:
+ * polls until the count holds still for 100 ms (closes are asynchronous).
+ */
+int testlib_broker_settled_fds(struct testlib_broker *b);
 
 /* The number of descriptors process pid (0: this one) has open. */
 int testlib_count_fds(pid_t pid);

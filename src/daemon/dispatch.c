@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,8 +28,9 @@ void
 reply_release(struct reply *reply)
 {
 	tb_builder_release(&reply->msg);
+	/* The client may have closed its copy already: ours is the last. */
 	while (reply->nfds > 0)
-		close(reply->fds[--reply->nfds]);
+		closer_close(reply->closer, reply->fds[--reply->nfds]);
 }
 
 /* Writes the request's addresses as "a/p,b/q" into buf, for logs. */
@@ -63,13 +65,28 @@ peer_partner(const struct tb_create_request *req)
 	return NULL;
 }
 
-/* Checks what the kernel would refuse late, so that we refuse it early. */
+/*
+ * Checks what the kernel would refuse late, so that we refuse it early,
+ * and refuses a name that is already an interface even before TUNSETIFF
+ * (whose IFF_TUN_EXCL stays the guard against a race).
+ */
 static int
 validate_create(const struct tb_create_request *req, struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
+	unsigned ifindex;
 	size_t i;
+	int r;
 
+	if (req->name[0] != '\0') {
+		if ((r = policy_check_name(req->name, err)) != 0)
+			return r;
+		if (strstr(req->name, "%d") == NULL &&
+		    (ifindex = if_nametoindex(req->name)) != 0)
+			return tb_error_set(err, -EEXIST,
+			    "name %s is taken: an interface of that name exists "
+			    "(ifindex %u)", req->name, ifindex);
+	}
 	if (req->device_type != TB_DEVICE_TUN)
 		return tb_error_set(err, -EOPNOTSUPP,
 		    "device-type %u: only TUN devices are served so far",
@@ -133,7 +150,9 @@ create_device(struct broker *b, const struct peer_identity *who,
 
 	if ((r = validate_create(req, err)) != 0)
 		return r;
-	if ((r = policy_check_create(&b->config, who, req, err)) != 0)
+	r = policy_check_create(&b->config, who, req,
+	    lease_table_count_uid(b->leases, who->uid), err);
+	if (r != 0)
 		return r;
 	r = tun_create(req->name[0] != '\0' ? req->name : NULL, who->uid,
 	    who->gid, fd, rep->name, &ifindex, err);
@@ -148,6 +167,13 @@ create_device(struct broker *b, const struct peer_identity *who,
 		return r;
 	}
 	rep->ifindex = ifindex;
+	if ((r = lease_table_add(b->leases, who->uid, ifindex, rep->name)) != 0) {
+		netlink_delete_link(b->nl, ifindex, &ignored);
+		close(*fd);
+		*fd = -1;
+		return tb_error_set(err, r, "recording the lease of %s: %s",
+		    rep->name, strerror(-r));
+	}
 	memcpy(rep->addrs, req->addrs, req->naddrs * sizeof(req->addrs[0]));
 	rep->naddrs = req->naddrs;
 	rep->peer = req->peer;
@@ -182,6 +208,7 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	}
 	reply->fds[0] = fd;
 	reply->nfds = 1;
+	reply->closer = b->closer;
 	log_info("grant uid=%u pid=%d create %s ifindex=%u addresses=%s mtu=%u",
 	    (unsigned)who->uid, (int)who->pid, rep.name, rep.ifindex,
 	    format_addrs(rep.addrs, rep.naddrs, addrs, sizeof(addrs)),

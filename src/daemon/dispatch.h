@@ -7,8 +7,10 @@
 
 #include <stdbool.h>
 
+#include "closer.h"
 #include "codec.h"
 #include "conf.h"
+#include "lease.h"
 #include "netlink.h"
 #include "policy.h"
 
@@ -16,6 +18,8 @@
 struct broker {
 	struct broker_config config;
 	struct netlink *nl;
+	struct lease_table *leases;
+	struct closer *closer;		/* NULL: close inline */
 };
 
 /*
@@ -26,6 +30,7 @@ struct reply {
 	struct tb_builder msg;		/* buf is NULL if none could be built */
 	int fds[1];
 	size_t nfds;
+	struct closer *closer;		/* closes fds off the loop */
 	bool close_connection;		/* drop the client after sending */
 };
 

@@ -16,6 +16,8 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "closer.h"
+#include "privs.h"
 #include "server.h"
 
 #define DEFAULT_SOCKET	"/run/tunbroker/socket"
@@ -25,6 +27,7 @@ struct options {
 	const char *socket_path;
 	const char *config_path;
 	bool config_given;
+	bool check_config;
 	bool foreground;
 	bool verbose;
 };
@@ -34,11 +37,13 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: tunbrokerd [--socket PATH] [--config PATH] [--foreground] [--verbose]\n"
+	    "       tunbrokerd --check-config [--config PATH]\n"
 	    "       tunbrokerd --help | --version\n"
 	    "\n"
 	    "  -s, --socket PATH   listen on PATH (default " DEFAULT_SOCKET ")\n"
 	    "  -c, --config PATH   read the configuration from PATH\n"
 	    "                      (default " DEFAULT_CONFIG ")\n"
+	    "      --check-config  check the configuration, print it and exit\n"
 	    "  -f, --foreground    stay attached and log to stderr\n"
 	    "  -v, --verbose       also log connections and every request\n"
 	    "  -h, --help          show this help\n"
@@ -51,6 +56,7 @@ parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -71,6 +77,9 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'c':
 			o->config_path = optarg;
 			o->config_given = true;
+			break;
+		case 'C':
+			o->check_config = true;
 			break;
 		case 'f':
 			o->foreground = true;
@@ -161,6 +170,34 @@ finish_detach(int ready_fd)
 		log_warn("chdir /: %s", strerror(errno));
 }
 
+/* What a SIGHUP needs to re-read the policy. */
+struct reload {
+	const struct options *opts;
+	struct broker *broker;
+};
+
+/*
+ * Re-reads the configuration and swaps it in between two requests; a bad
+ * file leaves the policy in force.  Live devices are not touched.
+ */
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct reload *reload = arg;
+	struct broker_config fresh;
+
+	(void)sig;
+	(void)what;
+	if (load_config(reload->opts, &fresh) != 0) {
+		log_error("reload failed: keeping the policy in force");
+		return;
+	}
+	conf_free(&reload->broker->config);
+	reload->broker->config = fresh;
+	log_info("reloaded policy: %zu rules from %zu files", fresh.nrules,
+	    fresh.nfiles);
+}
+
 static void
 on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -172,11 +209,12 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	struct event *sigint = NULL, *sigterm = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
 	struct event_base *base = NULL;
 	struct broker broker = { .nl = NULL };
 	struct server server;
 	struct options opts;
+	struct reload reload = { .opts = &opts, .broker = &broker };
 	struct tb_error err;
 	int ready_fd = -1, status = 1;
 
@@ -185,11 +223,20 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (load_config(&opts, &broker.config) != 0)
 		return 1;
+	if (opts.check_config) {
+		conf_print(&broker.config, stdout);
+		conf_free(&broker.config);
+		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+	}
 	if (!opts.foreground)
 		ready_fd = detach();
 
 	if (netlink_open(&broker.nl, &err) != 0) {
 		log_error("%s", err.text);
+		goto out;
+	}
+	if (lease_table_new(&broker.leases) != 0) {
+		log_error("out of memory");
 		goto out;
 	}
 	if ((base = event_base_new()) == NULL) {
@@ -198,8 +245,10 @@ main(int argc, char **argv)
 	}
 	sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
-	if (sigint == NULL || sigterm == NULL ||
-	    evsignal_add(sigint, NULL) != 0 || evsignal_add(sigterm, NULL) != 0) {
+	sighup = evsignal_new(base, SIGHUP, on_reload_signal, &reload);
+	if (sigint == NULL || sigterm == NULL || sighup == NULL ||
+	    evsignal_add(sigint, NULL) != 0 || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sighup, NULL) != 0) {
 		log_error("cannot watch signals");
 		goto out;
 	}
@@ -207,11 +256,19 @@ main(int argc, char **argv)
 		log_error("%s", err.text);
 		goto out;
 	}
+	if (privs_drop(&err) != 0) {
+		log_error("%s", err.text);
+		server_close(&server);
+		goto out;
+	}
 	log_info("tunbrokerd %s listening on %s", PACKAGE_VERSION,
 	    opts.socket_path);
 	if (ready_fd >= 0)
 		finish_detach(ready_fd);
 
+	/* After privs_drop(): a thread keeps the capabilities it started with. */
+	if (closer_start(&broker.closer) != 0)
+		log_warn("no closing thread: device teardown will block the loop");
 	if (event_base_dispatch(base) < 0)
 		log_error("event loop failed");
 	else
@@ -222,9 +279,13 @@ out:
 		event_free(sigint);
 	if (sigterm != NULL)
 		event_free(sigterm);
+	if (sighup != NULL)
+		event_free(sighup);
 	if (base != NULL)
 		event_base_free(base);
+	closer_stop(broker.closer);
 	netlink_close(broker.nl);
+	lease_table_free(broker.leases);
 	conf_free(&broker.config);
 	return status;
 }

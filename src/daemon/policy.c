@@ -1,52 +1,287 @@
+/*
+ * Who may create what, decided by the rules of tunbrokerd.conf(5) on the
+ * identity the kernel reported, never on anything the client said about
+ * itself.  How rules combine is in conf.h; the order in which a rule's
+ * checks run (so which objection is cited) is in tunbrokerd.conf(5).
+ */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 
+#include "addr.h"
 #include "policy.h"
 
+/* What a device gets when the request leaves it out. */
+#define DEFAULT_NAME	"tun%d"
+#define DEFAULT_MTU	1500
+
+/* Room for "rule NAME (FILE:LINE)" in a sentence. */
+#define CITE_MAX	256
+
+/* Writes name into buf with anything unprintable as \xHH, for sentences. */
+static const char *
+escape_name(const char *name, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	for (; *name != '\0' && used + 5 < size; name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (isprint(c) && c != '\\')
+			buf[used++] = (char)c;
+		else
+			used += (size_t)snprintf(buf + used, size - used,
+			    "\\x%02x", c);
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
+int
+policy_check_name(const char *name, struct tb_error *err)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+	char shown[4 * TB_IFNAME_MAX + 1];
+	size_t len = strnlen(name, TB_IFNAME_MAX), i;
+	bool template = false;
+
+	escape_name(name, shown, sizeof(shown));
+	if (len == 0)
+		return tb_error_set(err, -EINVAL, "name is empty");
+	if (len > IFNAMSIZ - 1)
+		return tb_error_set(err, -EINVAL,
+		    "name \"%s\" is longer than %d bytes", shown, IFNAMSIZ - 1);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return tb_error_set(err, -EINVAL,
+		    "name \"%s\" is not allowed", shown);
+	for (i = 0; i < len; i++) {
+		if (name[i] == '%' && name[i + 1] == 'd' && !template) {
+			template = true;
+			i++;
+		} else if (name[i] == '%' && name[i + 1] == 'd') {
+			return tb_error_set(err, -EINVAL,
+			    "name \"%s\" has more than one %%d", shown);
+		} else if (strchr(allowed, name[i]) == NULL) {
+			return tb_error_set(err, -EINVAL,
+			    "name \"%s\" has a character other than letters, "
+			    "digits, '_', '.', '-' and one %%d", shown);
+		}
+	}
+	return 0;
+}
+
+/* "user alice (uid 1000)", or "uid 1000" for a uid without a name. */
+static const char *
+describe_user(uid_t uid, char *buf, size_t size)
+{
+	struct passwd pw, *found = NULL;
+	char scratch[1024];
+
+	if (getpwuid_r(uid, &pw, scratch, sizeof(scratch), &found) == 0 &&
+	    found != NULL)
+		snprintf(buf, size, "user %s (uid %u)", found->pw_name,
+		    (unsigned)uid);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)uid);
+	return buf;
+}
+
+/* "rule vpn (/etc/tunbroker/tunbrokerd.conf:12)", as sentences cite it. */
+static const char *
+cite_rule(const struct policy_rule *rule, char *buf, size_t size)
+{
+	snprintf(buf, size, "rule %s (%s:%u)", rule->name, rule->file,
+	    rule->line);
+	return buf;
+}
+
 static bool
-uid_listed(const struct broker_config *cfg, uid_t uid)
+gid_listed(const struct policy_rule *rule, gid_t gid)
 {
 	size_t i;
 
-	for (i = 0; i < cfg->nusers; i++) {
-		if (cfg->users[i] == uid)
+	for (i = 0; i < rule->ngroups; i++) {
+		if (rule->groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+/* Whether rule is about who: its uid, primary or supplementary groups. */
+static bool
+rule_matches(const struct policy_rule *rule, const struct peer_identity *who)
+{
+	size_t i;
+
+	for (i = 0; i < rule->nusers; i++) {
+		if (rule->users[i] == who->uid)
+			return true;
+	}
+	if (gid_listed(rule, who->gid))
+		return true;
+	for (i = 0; i < who->ngroups; i++) {
+		if (gid_listed(rule, who->groups[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a lies in range: same family, as long a prefix, same network. */
+static bool
+addr_within(const struct tb_addr *a, const struct tb_addr *range)
+{
+	unsigned whole = range->prefixlen / 8, rest = range->prefixlen % 8;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+
+	if (a->family != range->family || a->prefixlen < range->prefixlen ||
+	    tb_addr_len(a) == 0)
+		return false;
+	if (memcmp(a->addr, range->addr, whole) != 0)
+		return false;
+	return rest == 0 || ((a->addr[whole] ^ range->addr[whole]) & mask) == 0;
+}
+
+static bool
+addr_allowed(const struct policy_rule *rule, const struct tb_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < rule->naddresses; i++) {
+		if (addr_within(a, &rule->addresses[i]))
 			return true;
 	}
 	return false;
 }
 
 static bool
-gid_listed(const struct broker_config *cfg, gid_t gid)
+name_allowed(const struct policy_rule *rule, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < cfg->ngroups; i++) {
-		if (cfg->groups[i] == gid)
+	for (i = 0; i < rule->nnames; i++) {
+		if (fnmatch(rule->names[i], name, 0) == 0)
 			return true;
 	}
 	return false;
+}
+
+static const char *
+device_type_name(uint32_t type)
+{
+	switch (type) {
+	case TB_DEVICE_TUN:
+		return "tun";
+	case TB_DEVICE_TAP:
+		return "tap";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * The first part of req that rule does not allow, in the order
+ * tunbrokerd.conf(5) documents: 0, or -EPERM with a sentence in err.
+ */
+static int
+rule_objection(const struct policy_rule *rule,
+    const struct tb_create_request *req, struct tb_error *err)
+{
+	char cite[CITE_MAX], text[TB_ADDR_TEXT_MAX], shown[80];
+	const char *name = req->name[0] != '\0' ? req->name : DEFAULT_NAME;
+	unsigned mtu = req->mtu != 0 ? req->mtu : DEFAULT_MTU;
+	size_t i;
+
+	cite_rule(rule, cite, sizeof(cite));
+	if (req->device_type >= 32 ||
+	    (rule->device_types & (1u << req->device_type)) == 0)
+		return tb_error_set(err, -EPERM,
+		    "device-type %s is not one %s allows",
+		    device_type_name(req->device_type), cite);
+	if (!name_allowed(rule, name))
+		return tb_error_set(err, -EPERM,
+		    "name %s%s matches no names pattern %s allows",
+		    escape_name(name, shown, sizeof(shown)),
+		    req->name[0] != '\0' ? "" : " (the default)", cite);
+	for (i = 0; i < req->naddrs; i++) {
+		if (!addr_allowed(rule, &req->addrs[i]))
+			return tb_error_set(err, -EPERM,
+			    "address %s is outside the ranges %s allows",
+			    tb_addr_format(&req->addrs[i], true, text,
+			    sizeof(text)), cite);
+	}
+	if (req->has_peer && !addr_allowed(rule, &req->peer))
+		return tb_error_set(err, -EPERM,
+		    "peer %s is outside the ranges %s allows",
+		    tb_addr_format(&req->peer, false, text, sizeof(text)), cite);
+	if (mtu < rule->mtu_min || mtu > rule->mtu_max)
+		return tb_error_set(err, -EPERM,
+		    "mtu %u%s is outside the range %u-%u %s allows", mtu,
+		    req->mtu != 0 ? "" : " (the default)", rule->mtu_min,
+		    rule->mtu_max, cite);
+	return 0;
+}
+
+/* The refusal when no rule is about who. */
+static int
+refuse_unknown(const struct broker_config *cfg,
+    const struct peer_identity *who, struct tb_error *err)
+{
+	char user[128];
+
+	describe_user(who->uid, user, sizeof(user));
+	if (cfg->nfiles == 0)
+		return tb_error_set(err, -EACCES,
+		    "no rule matches %s: no configuration file was read", user);
+	return tb_error_set(err, -EACCES, "no rule in %s%s matches %s",
+	    cfg->files[0], cfg->nfiles > 1 ? " or its drop-ins" : "", user);
 }
 
 int
 policy_check_create(const struct broker_config *cfg,
     const struct peer_identity *who, const struct tb_create_request *req,
-    struct tb_error *err)
+    unsigned live_devices, struct tb_error *err)
 {
-	const struct passwd *pw;
+	const struct policy_rule *rule;
+	struct tb_error first, other;
+	char user[128], cite[CITE_MAX];
+	bool matched = false;
 	size_t i;
 
-	(void)req;	/* the access lists grant all or nothing */
-	if (uid_listed(cfg, who->uid) || gid_listed(cfg, who->gid))
+	if (live_devices >= cfg->limits.devices_per_user)
+		return tb_error_set(err, -EDQUOT,
+		    "%s already holds %u devices, as many as [limits] "
+		    "devices-per-user allows",
+		    describe_user(who->uid, user, sizeof(user)), live_devices);
+	for (i = 0; i < cfg->nrules; i++) {
+		rule = &cfg->rules[i];
+		if (!rule_matches(rule, who))
+			continue;
+		/* Only the first matching rule's objection is told. */
+		if (rule_objection(rule, req, matched ? &other : &first) != 0) {
+			matched = true;
+			continue;
+		}
+		/* This rule grants; its quota is the one that counts. */
+		if (live_devices >= rule->max_devices)
+			return tb_error_set(err, -EDQUOT,
+			    "%s already holds %u devices, as many as max-devices "
+			    "of %s allows",
+			    describe_user(who->uid, user, sizeof(user)),
+			    live_devices, cite_rule(rule, cite, sizeof(cite)));
 		return 0;
-	for (i = 0; i < who->ngroups; i++) {
-		if (gid_listed(cfg, who->groups[i]))
-			return 0;
 	}
-	pw = getpwuid(who->uid);
-	return tb_error_set(err, -EACCES,
-	    "user %s (uid %u) is not allowed to request devices",
-	    pw != NULL ? pw->pw_name : "?", (unsigned)who->uid);
+	if (!matched)
+		return refuse_unknown(cfg, who, err);
+	if (err != NULL)
+		*err = first;
+	return first.code;
 }

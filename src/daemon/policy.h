@@ -1,7 +1,7 @@
 /*
- * Who may do what.  For now the answer comes from the [access] lists of
- * tunbrokerd.conf; the decision takes the client's identity as the kernel
- * reported it, never anything the client said about itself.
+ * Who may do what, by the rules of tunbrokerd.conf(5).  The decision takes
+ * the client's identity as the kernel reported it, never anything the
+ * client said about itself.
  */
 #ifndef TUNBROKER_POLICY_H
 #define TUNBROKER_POLICY_H
@@ -21,11 +21,21 @@ struct peer_identity {
 };
 
 /*
- * Decides whether who may create the device req describes.  Returns 0, or
- * -EACCES with a sentence naming the user.
+ * Checks a requested device name or template: 1 to IFNAMSIZ-1 bytes of
+ * letters, digits, '_', '.' and '-', at most one "%d", not "." or "..".
+ * Returns 0 or -EINVAL with a sentence naming the name.
+ */
+int policy_check_name(const char *name, struct tb_error *err);
+
+/*
+ * Decides whether who, holding live_devices devices now, may create the
+ * device req describes (see conf.h for how rules combine).  Returns 0;
+ * -EACCES when no rule matches who; -EPERM when rules match but none
+ * allows every part of req; -EDQUOT past a quota.  The sentence names the
+ * field, the value and the rule (FILE:LINE) that refused.
  */
 int policy_check_create(const struct broker_config *cfg,
     const struct peer_identity *who, const struct tb_create_request *req,
-    struct tb_error *err);
+    unsigned live_devices, struct tb_error *err);
 
 #endif /* TUNBROKER_POLICY_H */

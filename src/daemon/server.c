@@ -9,15 +9,49 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "fdpass.h"
 #include "log.h"
 #include "server.h"
+
+/*
+ * How long accepting pauses when the process is out of descriptors: the
+ * listening socket stays readable, so retrying at once would spin.
+ */
+#define ACCEPT_PAUSE_MS	100
+
+/*
+ * Connections the kernel queues before we accept them.  Kept short on
+ * purpose: the queue is first come, first served, so a client that floods
+ * it with connect/close makes everyone else wait behind the whole queue.
+ * With SOMAXCONN (4096) a well-behaved client waited about 300 ms behind a
+ * flood; with 128 it waits a few ms, and a full queue makes connect(2)
+ * wait (or fail with EAGAIN when non-blocking) instead.
+ */
+#define LISTEN_BACKLOG	128
+
+/*
+ * The [limits] are read from s->broker->config each time they are used,
+ * never copied: SIGHUP swaps the configuration under a running server.
+ *
+ * There is no separate limit on the time a client may take to send a
+ * complete message: on SOCK_SEQPACKET the kernel delivers a message whole
+ * or not at all, so a client that "sends half a message and stalls" has
+ * sent nothing, and the idle timeout is what closes its connection.
+ */
+static const struct broker_limits *
+server_limits(const struct server *s)
+{
+	return &s->broker->config.limits;
+}
 
 struct peer {
 	LIST_ENTRY(peer) entry;
 	struct server *server;
 	int fd;
 	struct event *ev;
+	struct event *idle_ev;
+	unsigned idle_s;	/* the timeout idle_ev was armed with */
 	struct peer_identity who;
 };
 
@@ -25,8 +59,11 @@ static void
 peer_free(struct peer *p)
 {
 	LIST_REMOVE(p, entry);
+	p->server->npeers--;
 	if (p->ev != NULL)
 		event_free(p->ev);
+	if (p->idle_ev != NULL)
+		event_free(p->idle_ev);
 	close(p->fd);
 	free(p->who.groups);
 	free(p);
@@ -70,6 +107,34 @@ peer_identify(int fd, struct peer_identity *who)
 	return 0;
 }
 
+/*
+ * (Re)starts p's idle timer with the idle-timeout in force now; 0 there
+ * means no timeout.
+ */
+static int
+peer_arm_idle_timer(struct peer *p)
+{
+	struct timeval tv = { .tv_sec = 0 };
+
+	p->idle_s = server_limits(p->server)->idle_timeout_s;
+	if (p->idle_s == 0)
+		return event_del(p->idle_ev);
+	tv.tv_sec = (time_t)p->idle_s;
+	return event_add(p->idle_ev, &tv);
+}
+
+static void
+peer_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug("uid=%u pid=%d silent for %u s, the [limits] idle-timeout; "
+	    "disconnecting", (unsigned)p->who.uid, (int)p->who.pid, p->idle_s);
+	peer_free(p);
+}
+
 /* Sends reply to p; false if p must be dropped (it is not reading). */
 static bool
 peer_send(struct peer *p, struct reply *reply)
@@ -78,14 +143,43 @@ peer_send(struct peer *p, struct reply *reply)
 
 	if (reply->msg.buf == NULL)
 		return false;
+	/*
+	 * Never wait for a client: a reply that finds its socket full means
+	 * the client is not reading what it asked for, and we drop it rather
+	 * than queue replies for it.
+	 */
 	r = tb_send(p->fd, reply->msg.buf, reply->msg.len, reply->fds,
 	    reply->nfds);
+	if (r == -EAGAIN) {
+		log_warn("uid=%u pid=%d does not read its replies (its socket "
+		    "is full); disconnecting", (unsigned)p->who.uid,
+		    (int)p->who.pid);
+		return false;
+	}
 	if (r != 0) {
 		log_warn("uid=%u pid=%d: sending reply: %s; disconnecting",
 		    (unsigned)p->who.uid, (int)p->who.pid, strerror(-r));
 		return false;
 	}
 	return true;
+}
+
+/*
+ * The reply to a message of len bytes, over the [limits] message-size
+ * limit: a TOO_BIG error that echoes its sequence number if it has one.
+ */
+static void
+peer_too_big(struct peer *p, size_t len, unsigned limit, struct reply *reply)
+{
+	struct tb_error err, ignored;
+	struct tb_msg msg;
+
+	/* Parsed only for the header: the message is refused regardless. */
+	(void)tb_msg_parse(&msg, p->server->buf, len, 0, &ignored);
+	tb_error_set_detail(&err, -EMSGSIZE, TB_DECODE_TOO_BIG,
+	    "message of %zu bytes is over the %u bytes [limits] message-size "
+	    "allows", len, limit);
+	dispatch_malformed(&p->who, &msg, &err, reply);
 }
 
 /* Reads and answers one message; libevent calls again while more wait. */
@@ -98,11 +192,13 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 	struct reply reply;
 	struct tb_error err = { 0 };
 	struct tb_msg msg;
+	unsigned limit;
 	size_t nfds;
 	ssize_t n;
 	bool keep;
 
 	(void)what;
+	/* Room for any message, so that one over the limit is seen whole. */
 	n = tb_recv(fd, s->buf, TB_MSG_MAX_SIZE, fds, &nfds, &err);
 	if (n == -EAGAIN)
 		return;
@@ -113,9 +209,19 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		peer_free(p);
 		return;
 	}
+	if (peer_arm_idle_timer(p) != 0) {
+		log_warn("uid=%u pid=%d: cannot restart the idle timer; "
+		    "disconnecting", (unsigned)p->who.uid, (int)p->who.pid);
+		tb_close_fds(fds, nfds);
+		peer_free(p);
+		return;
+	}
+	limit = server_limits(s)->message_size;
 	if (n < 0) {
 		memset(&msg, 0, sizeof(msg));
 		dispatch_malformed(&p->who, &msg, &err, &reply);
+	} else if ((size_t)n > limit) {
+		peer_too_big(p, (size_t)n, limit, &reply);
 	} else if (tb_msg_parse(&msg, s->buf, (size_t)n, nfds, &err) != 0) {
 		dispatch_malformed(&p->who, &msg, &err, &reply);
 	} else {
@@ -129,37 +235,126 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		peer_free(p);
 }
 
+/*
+ * Decides whether who may hold one more connection under the [limits] in
+ * force; -EUSERS with a sentence naming the limit if not.
+ */
+static int
+server_admit(const struct server *s, const struct peer_identity *who,
+    struct tb_error *err)
+{
+	const struct broker_limits *limits = server_limits(s);
+	const struct peer *p;
+	unsigned same_uid = 0;
+
+	if (s->npeers >= limits->connections)
+		return tb_error_set(err, -EUSERS,
+		    "the broker already has %u connection%s, the most [limits] "
+		    "connections allows; uid %u must wait", s->npeers,
+		    s->npeers == 1 ? "" : "s", (unsigned)who->uid);
+	LIST_FOREACH(p, &s->peers, entry) {
+		if (p->who.uid == who->uid)
+			same_uid++;
+	}
+	if (same_uid >= limits->connections_per_user)
+		return tb_error_set(err, -EUSERS,
+		    "uid %u already has %u connection%s, the most [limits] "
+		    "connections-per-user allows", (unsigned)who->uid,
+		    same_uid, same_uid == 1 ? "" : "s");
+	return 0;
+}
+
+/*
+ * Tells a client over a connection limit why, then closes fd.  The ERROR
+ * has sequence number 0: the client has asked nothing yet.  The socket is
+ * fresh, so the one short message fits; if it does not, the client only
+ * loses the sentence.
+ */
+static void
+server_refuse(int fd, const struct peer_identity *who,
+    const struct tb_error *err)
+{
+	struct tb_builder msg;
+
+	log_info("refuse uid=%u pid=%d connection: %s", (unsigned)who->uid,
+	    (int)who->pid, err->text);
+	if (tb_encode_error(&msg, 0, err) == 0)
+		(void)tb_send(fd, msg.buf, msg.len, NULL, 0);
+	tb_builder_release(&msg);
+	close(fd);
+}
+
+/* Out of descriptors: stop accepting for a moment instead of spinning. */
+static void
+server_pause_accepting(struct server *s)
+{
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	if (event_del(s->listen_ev) != 0 ||
+	    evtimer_add(s->accept_pause_ev, &tv) != 0)
+		log_error("cannot pause accepting connections");
+}
+
+static void
+server_resume_accepting(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(s->listen_ev, NULL) != 0)
+		log_error("cannot resume accepting connections");
+}
+
 static void
 server_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *s = arg;
+	struct peer_identity who = { .groups = NULL };
+	struct tb_error err;
 	struct peer *p;
 	int fd, r;
 
 	(void)what;
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_warn("accepting a connection: %s; pausing %d ms",
+			    strerror(errno), ACCEPT_PAUSE_MS);
+			server_pause_accepting(s);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED) {
 			log_warn("accepting a connection: %s",
 			    strerror(errno));
+		}
+		return;
+	}
+	if ((r = peer_identify(fd, &who)) != 0) {
+		log_warn("identifying a client: %s", strerror(-r));
+		close(fd);
+		return;
+	}
+	if (server_admit(s, &who, &err) != 0) {
+		server_refuse(fd, &who, &err);
+		free(who.groups);
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		log_warn("accepting a connection: out of memory");
+		free(who.groups);
 		close(fd);
 		return;
 	}
 	p->fd = fd;
 	p->server = s;
+	p->who = who;
 	LIST_INSERT_HEAD(&s->peers, p, entry);
-	if ((r = peer_identify(fd, &p->who)) != 0) {
-		log_warn("identifying a client: %s", strerror(-r));
-		peer_free(p);
-		return;
-	}
+	s->npeers++;
 	p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, peer_read, p);
-	if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
+	p->idle_ev = evtimer_new(s->base, peer_idle, p);
+	if (p->ev == NULL || p->idle_ev == NULL || event_add(p->ev, NULL) != 0 ||
+	    peer_arm_idle_timer(p) != 0) {
 		log_warn("uid=%u pid=%d: cannot watch the connection",
 		    (unsigned)p->who.uid, (int)p->who.pid);
 		peer_free(p);
@@ -296,14 +491,16 @@ server_open(struct server *s, struct event_base *base, struct broker *b,
 		goto fail_unlink;
 	s->sock_dev = st.st_dev;
 	s->sock_ino = st.st_ino;
-	if (listen(s->listen_fd, SOMAXCONN) < 0) {
+	if (listen(s->listen_fd, LISTEN_BACKLOG) < 0) {
 		r = tb_error_set(err, -errno, "listening on %s: %s", path,
 		    strerror(errno));
 		goto fail_unlink;
 	}
 	s->listen_ev = event_new(base, s->listen_fd, EV_READ | EV_PERSIST,
 	    server_accept, s);
-	if (s->listen_ev == NULL || event_add(s->listen_ev, NULL) != 0) {
+	s->accept_pause_ev = evtimer_new(base, server_resume_accepting, s);
+	if (s->listen_ev == NULL || s->accept_pause_ev == NULL ||
+	    event_add(s->listen_ev, NULL) != 0) {
 		r = tb_error_set(err, -ENOMEM, "watching %s", path);
 		goto fail_unlink;
 	}
@@ -335,6 +532,8 @@ server_close(struct server *s)
 		peer_free(LIST_FIRST(&s->peers));
 	if (s->listen_ev != NULL)
 		event_free(s->listen_ev);
+	if (s->accept_pause_ev != NULL)
+		event_free(s->accept_pause_ev);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	remove_own_socket(s);

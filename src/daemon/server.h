@@ -2,6 +2,12 @@
  * The listening socket and the connected clients: accept, identify each
  * peer from the kernel, read one message at a time, hand it to dispatch and
  * send the reply with its descriptors.
+ *
+ * The server never blocks on a client and holds nothing a client can grow:
+ * every socket is non-blocking, a request is answered before the next one
+ * is read, a reply that does not fit in the client's socket drops the
+ * client, and the [limits] of the configuration in force bound the number
+ * of connections, their idle time and the size of a request.
  */
 #ifndef TUNBROKER_SERVER_H
 #define TUNBROKER_SERVER_H
@@ -23,7 +29,9 @@ struct server {
 	struct event *listen_ev;
 	dev_t sock_dev;		/* the socket file we made, so that we */
 	ino_t sock_ino;		/* never unlink someone else's */
+	struct event *accept_pause_ev;	/* resumes accepting after EMFILE */
 	LIST_HEAD(peer_list, peer) peers;
+	unsigned npeers;
 	uint8_t *buf;		/* TB_MSG_MAX_SIZE bytes for requests */
 };
 

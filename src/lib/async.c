@@ -404,11 +404,18 @@ async_receive_one(struct tunclient_async *conn, const bool *freed)
 	struct tb_msg reply;
 	size_t nfds;
 	ssize_t n;
+	int code;
 
 	n = tb_recv(conn->sock, conn->buf, TB_MSG_MAX_SIZE, fds, &nfds, &err);
 	if (n == -EAGAIN)
 		return false;
-	if (n == 0 || n == -ECONNRESET) {
+	/*
+	 * Reported once, before what the broker left queued (its reason for
+	 * closing, say); the next read gets that, then the end.
+	 */
+	if (n == -ECONNRESET)
+		return true;
+	if (n == 0) {
 		tb_error_set(&err, -ECONNRESET, ASYNC_PEER_CLOSED);
 	} else if (n < 0 && err.detail == 0) {
 		/* err says what the socket reported. */
@@ -416,6 +423,8 @@ async_receive_one(struct tunclient_async *conn, const bool *freed)
 	    &err) != 0) {
 		tb_error_set(&err, -EPROTO, "malformed reply from the broker: %s",
 		    err.text);
+	} else if (client_refused_connection(&reply, &err, &code)) {
+		/* err holds the broker's reason; every request fails with it. */
 	} else if ((p = async_find(conn, reply.hdr.seq)) == NULL) {
 		tb_error_set(&err, -EPROTO,
 		    "the broker answered with sequence number %u, which no "

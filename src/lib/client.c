@@ -105,6 +105,33 @@ client_reply_verdict(const struct tb_msg *reply, uint8_t want,
 }
 
 /*
+ * The broker has closed the connection.  It may have said why first (an
+ * ERROR with sequence number 0, such as too many connections): that reason
+ * is still readable, and a closed peer never makes the read wait.  When
+ * the broker closed with our request unread, the kernel reports
+ * ECONNRESET once before the queued reason.
+ */
+static int
+peer_closed(struct tunclient_conn *conn)
+{
+	int fds[TB_MSG_MAX_FDS], r, tries = 0;
+	struct tb_msg msg;
+	size_t nfds;
+	ssize_t n;
+
+	do {
+		n = tb_recv(conn->sock, conn->buf, TB_MSG_MAX_SIZE, fds, &nfds,
+		    NULL);
+	} while (n == -ECONNRESET && ++tries < 2);
+	tb_close_fds(fds, nfds);
+	if (n > 0 && tb_msg_parse(&msg, conn->buf, (size_t)n, 0, NULL) == 0 &&
+	    client_refused_connection(&msg, &conn->err, &r))
+		return r;
+	return tb_error_set(&conn->err, -ECONNRESET,
+	    "the broker closed the connection");
+}
+
+/*
  * Sends the message in b (releasing it) and waits for the reply, which must
  * echo its sequence number and be either an ERROR or of type want.  On
  * success reply points into conn->buf and fds holds the descriptors that
@@ -124,21 +151,21 @@ exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
 	r = tb_send(conn->sock, b->buf, b->len, NULL, 0);
 	tb_builder_release(b);
 	if (r == -EPIPE || r == -ECONNRESET)
-		return tb_error_set(&conn->err, -ECONNRESET,
-		    "the broker closed the connection");
+		return peer_closed(conn);
 	if (r != 0)
 		return tb_error_set(&conn->err, r, "sending to the broker: %s",
 		    strerror(-r));
 
 	n = tb_recv(conn->sock, conn->buf, TB_MSG_MAX_SIZE, fds, nfds,
 	    &conn->err);
+	if (n == 0 || n == -ECONNRESET)
+		return peer_closed(conn);
 	if (n < 0)
 		return (int)n;
-	if (n == 0)
-		return tb_error_set(&conn->err, -ECONNRESET,
-		    "the broker closed the connection");
 	r = tb_msg_parse(reply, conn->buf, (size_t)n, *nfds, &conn->err);
-	if (r == 0 && reply->hdr.seq != seq)
+	if (r == 0 && client_refused_connection(reply, &conn->err, &r))
+		;	/* the broker turned the connection away: r says why */
+	else if (r == 0 && reply->hdr.seq != seq)
 		r = tb_error_set(&conn->err, -EPROTO,
 		    "reply has sequence number %u, expected %u",
 		    reply->hdr.seq, seq);
@@ -149,6 +176,21 @@ exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
 		*nfds = 0;
 	}
 	return r;
+}
+
+/*
+ * Whether reply is the ERROR with sequence number 0 that the broker sends
+ * about the connection itself (too many connections, say) before closing
+ * it; requests never use 0.  If so, *code and err hold its errno and text.
+ */
+bool
+client_refused_connection(const struct tb_msg *reply, struct tb_error *err,
+    int *code)
+{
+	if (reply->hdr.seq != 0 || reply->hdr.type != TB_MSG_ERROR)
+		return false;
+	*code = tb_decode_error(reply, err);
+	return true;
 }
 
 /* Starts a call on conn: clears its error, reports a failed encode. */

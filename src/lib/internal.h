@@ -53,4 +53,8 @@ int client_reply_verdict(const struct tb_msg *reply, uint8_t want,
 int client_lease_from_created(const struct tb_msg *reply, int *fds,
     size_t nfds, struct tb_error *err, struct tunclient_lease **out);
 
+/* Whether reply is the broker's ERROR about the connection (seq 0). */
+bool client_refused_connection(const struct tb_msg *reply,
+    struct tb_error *err, int *code);
+
 #endif /* TUNCLIENT_INTERNAL_H */
