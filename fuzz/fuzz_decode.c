@@ -255,6 +255,62 @@ fuzz_error(const struct tb_msg *msg)
 	tb_builder_release(&b);
 }
 
+static void
+fuzz_release(const struct tb_msg *msg)
+{
+	char name[TB_IFNAME_MAX], again[TB_IFNAME_MAX];
+	struct tb_error err;
+	struct tb_builder b;
+	struct tb_msg msg2;
+	int r;
+
+	memset(&err, 0, sizeof(err));
+	r = tb_decode_release(msg, name, &err);
+	if (msg->hdr.type != TB_MSG_RELEASE &&
+	    msg->hdr.type != TB_MSG_RELEASED) {
+		check_failure(r, &err);
+		return;
+	}
+	if (r != 0)
+		return;
+	check(name[0] != '\0' && strlen(name) < TB_IFNAME_MAX);
+	reparse(&b, tb_encode_release(&b, msg->hdr.type, msg->hdr.seq, name),
+	    0, &msg2);
+	check(tb_decode_release(&msg2, again, &err) == 0);
+	check(strcmp(again, name) == 0);
+	tb_builder_release(&b);
+}
+
+static void
+fuzz_leases(const struct tb_msg *msg)
+{
+	struct tb_lease leases[TB_MAX_LEASES], again[TB_MAX_LEASES];
+	struct tb_error err;
+	struct tb_builder b;
+	struct tb_msg msg2;
+	size_t n, n2, i;
+	int r;
+
+	memset(&err, 0, sizeof(err));
+	r = tb_decode_leases(msg, leases, TB_MAX_LEASES, &n, &err);
+	if (msg->hdr.type != TB_MSG_LEASES) {
+		check_failure(r, &err);
+		return;
+	}
+	check(r == 0 && n == msg->count[TB_ATTR_LEASE]);
+	for (i = 0; i < n; i++)
+		check(leases[i].name[0] != '\0' &&
+		    memchr(leases[i].name, '\0', TB_IFNAME_MAX) != NULL);
+	reparse(&b, tb_encode_leases(&b, msg->hdr.seq, leases, n), 0, &msg2);
+	check(tb_decode_leases(&msg2, again, TB_MAX_LEASES, &n2, &err) == 0);
+	check(n2 == n);
+	for (i = 0; i < n; i++)
+		check(again[i].ifindex == leases[i].ifindex &&
+		    again[i].uid == leases[i].uid &&
+		    strcmp(again[i].name, leases[i].name) == 0);
+	tb_builder_release(&b);
+}
+
 /* Runs every typed decoder; those for other types must refuse cleanly. */
 static void
 fuzz_typed(const struct tb_msg *msg)
@@ -263,6 +319,8 @@ fuzz_typed(const struct tb_msg *msg)
 	fuzz_created(msg);
 	fuzz_status_reply(msg);
 	fuzz_error(msg);
+	fuzz_release(msg);
+	fuzz_leases(msg);
 }
 
 static void

@@ -80,6 +80,30 @@ struct tunclient_status {
 int tunclient_status(struct tunclient_conn *conn,
     struct tunclient_status *status);
 
+/* A live device the broker tracks, as tunclient_list() reports it. */
+struct tunclient_lease_info {
+	char name[16];			/* IFNAMSIZ, NUL-terminated */
+	unsigned ifindex;
+	uid_t uid;			/* its owner */
+};
+
+/*
+ * The caller's live devices (the broker's every device, for root): on
+ * success *out is an array of *n entries (NULL when *n is 0) that the
+ * caller frees with tunclient_lease_info_free().  On failure *out is NULL
+ * and *n is 0.
+ */
+int tunclient_list(struct tunclient_conn *conn,
+    struct tunclient_lease_info **out, size_t *n);
+void tunclient_lease_info_free(struct tunclient_lease_info *list);
+
+/*
+ * Asks the broker to delete the device called name, which must be one of
+ * the caller's (root: any device the broker tracks); -ENOENT, naming it,
+ * otherwise.  Whoever holds its descriptors sees the device go.
+ */
+int tunclient_release(struct tunclient_conn *conn, const char *name);
+
 /*
  * A description of the device wanted, built up call by call and then
  * passed to tunclient_request().  Builder calls check their argument at

@@ -920,7 +920,8 @@ random_burst(int fd, uint64_t *rng, unsigned n, unsigned first,
 			t->errors++;
 		} else {
 			ck_assert_msg(r->msg.hdr.type == TB_MSG_PONG ||
-			    r->msg.hdr.type == TB_MSG_STATUS_REPLY,
+			    r->msg.hdr.type == TB_MSG_STATUS_REPLY ||
+			    r->msg.hdr.type == TB_MSG_LEASES,
 			    "datagram %u: unexpected %s reply", first + k,
 			    tb_msg_type_name(r->msg.hdr.type));
 			t->other_replies++;

@@ -206,22 +206,6 @@ START_TEST(grant_configures_device)
 }
 END_TEST
 
-/* The Internet checksum of len bytes. */
-static uint16_t
-inet_checksum(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint32_t sum = 0;
-
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)(p[0] << 8 | p[1]);
-	if (len == 1)
-		sum += (uint32_t)(p[0] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
 /* A UDP socket bound to addr:port in the namespace. */
 static int
 udp_socket(int family, const char *addr, uint16_t port)
@@ -294,8 +278,6 @@ START_TEST(packets_flow_both_ways)
 	struct testlib_broker b;
 	struct outcome out;
 	uint8_t pkt[20 + 8 + sizeof(to_socket) - 1];
-	struct iphdr *ip = (struct iphdr *)pkt;
-	struct udphdr *udp = (struct udphdr *)(pkt + 20);
 	char buf[256];
 	ssize_t n;
 	int sock, sock6;
@@ -309,19 +291,8 @@ START_TEST(packets_flow_both_ways)
 	sock6 = udp_socket(AF_INET6, "2001:db8::1", 4000);
 
 	/* An IPv4 UDP packet written into the fd reaches the socket. */
-	memset(pkt, 0, sizeof(pkt));
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tot_len = htons(sizeof(pkt));
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_UDP;
-	inet_pton(AF_INET, "198.18.0.2", &ip->saddr);
-	inet_pton(AF_INET, "198.18.0.1", &ip->daddr);
-	ip->check = inet_checksum(ip, 20);
-	udp->source = htons(5000);
-	udp->dest = htons(4000);
-	udp->len = htons(8 + sizeof(to_socket) - 1);
-	memcpy(pkt + 28, to_socket, sizeof(to_socket) - 1);
+	ck_assert_uint_eq(testlib_udp4_packet(pkt, "198.18.0.2", 5000,
+	    "198.18.0.1", 4000, to_socket, sizeof(to_socket) - 1), sizeof(pkt));
 	ck_assert_int_eq(write(out.fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
 	ck_assert_int_eq(poll(&(struct pollfd){ .fd = sock, .events = POLLIN },
 	    1, 2000), 1);
@@ -369,6 +340,54 @@ START_TEST(peer_and_template)
 	ck_assert(link.addrs[0].has_peer);
 	ck_assert_str_eq(tb_addr_format(&link.addrs[0].peer, false, text,
 	    sizeof(text)), "198.18.0.2");
+	close(out.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* The broker numbers a template itself, from 0, one after the other. */
+START_TEST(template_numbered_by_broker)
+{
+	struct testlib_broker b;
+	struct outcome first, second;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	first = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "vpn%d" });
+	ck_assert_msg(first.code == 0, "refused: %s", first.text);
+	second = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "vpn%d" });
+	ck_assert_msg(second.code == 0, "refused: %s", second.text);
+	ck_assert_str_eq(first.name, "vpn0");
+	ck_assert_str_eq(second.name, "vpn1");
+	close(first.fd);
+	close(second.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* A name the broker would pick that someone else holds is skipped. */
+START_TEST(template_skips_foreign_device)
+{
+	struct testlib_broker b;
+	struct netinfo_link before, after;
+	struct outcome out;
+
+	testlib_enter_netns();
+	ck_assert_int_eq(system("ip tuntap add dev vpn0 mode tun"), 0);
+	ck_assert_int_eq(netinfo_link_by_name("vpn0", &before), 0);
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .name = "vpn%d", .addrs = { "198.18.0.1/32" } });
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_str_ne(out.name, "vpn0");
+	ck_assert_int_eq(strncmp(out.name, "vpn", 3), 0);
+	ck_assert_int_eq(netinfo_link_by_name("vpn0", &after), 0);
+	ck_assert_uint_eq(after.ifindex, before.ifindex);
+	ck_assert_uint_eq(after.flags, before.flags);
+	ck_assert_uint_eq(after.naddrs, 0);
+	ck_assert(!after.has_owner || after.owner != TESTLIB_UID);
 	close(out.fd);
 	testlib_broker_stop(&b);
 }
@@ -635,14 +654,15 @@ START_TEST(status_ping_and_unsupported)
 	ck_assert_uint_eq(st.protocol_version, TB_PROTO_VERSION);
 	tunclient_close(conn);
 
-	/* LIST is well formed but not served yet: a clear error, no hang-up. */
+	/* Releasing what is not ours: a clear error, no hang-up. */
 	fd = raw_connect(b.socket_path);
-	ck_assert_int_eq(tb_encode_simple(&msg, TB_MSG_LIST, 9), 0);
+	ck_assert_int_eq(tb_encode_release(&msg, TB_MSG_RELEASE, 9, "nothere0"),
+	    0);
 	ck_assert_int_eq(tb_send(fd, msg.buf, msg.len, NULL, 0), 0);
 	tb_builder_release(&msg);
 	err = expect_error_reply(fd, 9);
-	ck_assert_int_eq(err.code, -EOPNOTSUPP);
-	ck_assert_ptr_nonnull(strstr(err.text, "not supported yet"));
+	ck_assert_int_eq(err.code, -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.text, "nothere0"));
 	ck_assert_int_eq(tb_encode_simple(&msg, TB_MSG_PING, 10), 0);
 	ck_assert_int_eq(tb_send(fd, msg.buf, msg.len, NULL, 0), 0);
 	tb_builder_release(&msg);
@@ -1005,6 +1025,8 @@ main(void)
 	tcase_add_test(tc, grant_configures_device);
 	tcase_add_test(tc, packets_flow_both_ways);
 	tcase_add_test(tc, peer_and_template);
+	tcase_add_test(tc, template_numbered_by_broker);
+	tcase_add_test(tc, template_skips_foreign_device);
 	tcase_add_test(tc, user_not_allowed);
 	tcase_add_test(tc, group_allows);
 	tcase_add_test(tc, name_in_use_untouched);

@@ -1019,6 +1019,88 @@ START_TEST(test_roundtrip_status_reply)
 }
 END_TEST
 
+START_TEST(test_roundtrip_leases_and_release)
+{
+	struct tb_lease in[3] = {
+		{ .ifindex = 7, .uid = 1000, .name = "tun0" },
+		{ .ifindex = 8, .uid = 0, .name = "abcdefghijklmno" },
+		{ .ifindex = 9, .uid = 65534, .name = "vpn3" },
+	}, out[3];
+	char name[TB_IFNAME_MAX];
+	struct tb_builder b;
+	struct tb_error err;
+	struct tb_msg msg;
+	size_t n;
+
+	ck_assert_int_eq(tb_encode_leases(&b, 4, in, 3), 0);
+	assert_encoded(&b, TB_MSG_LEASES, 4);
+	parse_ok(&msg, b.buf, b.len, 0);
+	ck_assert_uint_eq(msg.count[TB_ATTR_LEASE], 3);
+	ck_assert_int_eq(tb_decode_leases(&msg, out, 3, &n, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_mem_eq(in, out, sizeof(in));
+	tb_builder_release(&b);
+
+	/* No lease at all is a LEASES without attributes. */
+	ck_assert_int_eq(tb_encode_leases(&b, 5, NULL, 0), 0);
+	ck_assert_uint_eq(b.len, TB_HEADER_SIZE);
+	tb_builder_release(&b);
+	ck_assert_int_eq(tb_encode_leases(&b, 5, in, TB_MAX_LEASES + 1),
+	    -E2BIG);
+
+	ck_assert_int_eq(tb_encode_release(&b, TB_MSG_RELEASE, 6, "tun0"), 0);
+	assert_encoded(&b, TB_MSG_RELEASE, 6);
+	parse_ok(&msg, b.buf, b.len, 0);
+	ck_assert_int_eq(tb_decode_release(&msg, name, &err), 0);
+	ck_assert_str_eq(name, "tun0");
+	tb_builder_release(&b);
+	ck_assert_int_eq(tb_encode_release(&b, TB_MSG_RELEASED, 6, "tun0"), 0);
+	parse_ok(&msg, b.buf, b.len, 0);
+	ck_assert_int_eq(tb_decode_release(&msg, name, &err), 0);
+	tb_builder_release(&b);
+}
+END_TEST
+
+START_TEST(test_lease_attr_checked)
+{
+	struct tb_lease lease = { .ifindex = 7, .uid = 1000 };
+	struct raw r;
+
+	/* RELEASE must say what to release. */
+	raw_header(&r, TB_MSG_RELEASE);
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -EINVAL, TB_DECODE_MISSING_ATTR,
+	    "ifname");
+
+	raw_header(&r, TB_MSG_LEASES);
+	raw_attr(&r, TB_ATTR_LEASE, &lease, sizeof(lease) - 4);
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_ATTR_SIZE, "lease");
+
+	/* An empty name, then one without its NUL. */
+	raw_header(&r, TB_MSG_LEASES);
+	raw_attr(&r, TB_ATTR_LEASE, &lease, sizeof(lease));
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_UNTERMINATED,
+	    "lease");
+	memset(lease.name, 'a', sizeof(lease.name));
+	raw_header(&r, TB_MSG_LEASES);
+	raw_attr(&r, TB_ATTR_LEASE, &lease, sizeof(lease));
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_UNTERMINATED,
+	    "lease");
+
+	/* A lease is a reply's: a request may not carry one. */
+	lease.name[0] = '\0';
+	strcpy(lease.name, "tun0");
+	raw_header(&r, TB_MSG_LIST);
+	raw_attr(&r, TB_ATTR_LEASE, &lease, sizeof(lease));
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -EOPNOTSUPP, TB_DECODE_UNKNOWN_ATTR,
+	    "lease");
+}
+END_TEST
+
 START_TEST(test_roundtrip_error)
 {
 	struct tb_error in, out;
@@ -1346,6 +1428,8 @@ codec_suite(void)
 	tcase_add_test(tc, test_roundtrip_created);
 	tcase_add_test(tc, test_roundtrip_status_reply);
 	tcase_add_test(tc, test_roundtrip_error);
+	tcase_add_test(tc, test_roundtrip_leases_and_release);
+	tcase_add_test(tc, test_lease_attr_checked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("builder");

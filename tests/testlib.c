@@ -1,11 +1,14 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -166,6 +169,44 @@ testlib_fd_is_open(int fd)
 	return fcntl(fd, F_GETFD) != -1;
 }
 
+uint16_t
+testlib_inet_checksum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t sum = 0;
+
+	for (; len > 1; p += 2, len -= 2)
+		sum += (uint32_t)(p[0] << 8 | p[1]);
+	if (len == 1)
+		sum += (uint32_t)(p[0] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+size_t
+testlib_udp4_packet(uint8_t *buf, const char *src, uint16_t sport,
+    const char *dst, uint16_t dport, const void *payload, size_t len)
+{
+	struct iphdr *ip = (struct iphdr *)(void *)buf;
+	struct udphdr *udp = (struct udphdr *)(void *)(buf + 20);
+
+	memset(buf, 0, 28);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons((uint16_t)(28 + len));
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	inet_pton(AF_INET, src, &ip->saddr);
+	inet_pton(AF_INET, dst, &ip->daddr);
+	ip->check = testlib_inet_checksum(ip, 20);
+	udp->source = htons(sport);
+	udp->dest = htons(dport);
+	udp->len = htons((uint16_t)(8 + len));
+	memcpy(buf + 28, payload, len);
+	return 28 + len;	/* UDP checksum 0: none, as IPv4 allows */
+}
+
 char *
 testlib_read_file(const char *path)
 {
@@ -304,9 +345,15 @@ testlib_broker_start(struct testlib_broker *b, const char *access_lines)
 	b->socket_path = strf("%s/run/socket", b->dir);
 	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
 	b->log_path = strf("%s/broker.log", b->dir);
-	/* access_lines say whom the rule matches; it allows the test ranges. */
-	config = strf("[socket]\nmode = 0666\ngroup = %d\n\n[rule test]\n%s\n"
-	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmax-devices = 64\n",
+	/*
+	 * access_lines say whom the rule matches; it allows the test ranges.
+	 * Quotas are far from reach: a device counts until the kernel has
+	 * torn it down, which a loaded machine can delay by many requests.
+	 * The quota tests write their own.
+	 */
+	config = strf("[socket]\nmode = 0666\ngroup = %d\n\n"
+	    "[limits]\ndevices-per-user = 4096\n\n[rule test]\n%s\n"
+	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmax-devices = 4096\n",
 	    TESTLIB_GID, access_lines);
 	write_file(b->config_path, config);
 	free(config);

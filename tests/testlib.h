@@ -7,6 +7,8 @@
 #define TUNBROKER_TESTLIB_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <check.h>
@@ -86,6 +88,16 @@ int testlib_count_fds(pid_t pid);
 
 /* True if fd is an open descriptor in this process. */
 bool testlib_fd_is_open(int fd);
+
+/* The Internet checksum of len bytes, ready to store. */
+uint16_t testlib_inet_checksum(const void *data, size_t len);
+
+/*
+ * Writes into buf an IPv4 UDP packet from src:sport to dst:dport carrying
+ * payload, with its header checksum; returns its length.
+ */
+size_t testlib_udp4_packet(uint8_t *buf, const char *src, uint16_t sport,
+    const char *dst, uint16_t dport, const void *payload, size_t len);
 
 /* The text of a file, NUL-terminated (caller frees), or NULL. */
 char *testlib_read_file(const char *path);

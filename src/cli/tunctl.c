@@ -34,6 +34,8 @@ usage(FILE *out)
 	    "usage: tunctl [--socket PATH] request [--name NAME] [--address CIDR]...\n"
 	    "              [--peer ADDR] [--mtu N] [--json] [--exec -- PROGRAM [ARGS...]]\n"
 	    "       tunctl [--socket PATH] status\n"
+	    "       tunctl [--socket PATH] list [--json]\n"
+	    "       tunctl [--socket PATH] release NAME\n"
 	    "       tunctl --help | --version\n"
 	    "\n"
 	    "  --socket PATH     the broker's socket (default: $" TUNCLIENT_SOCKET_ENV
@@ -45,7 +47,10 @@ usage(FILE *out)
 	    "  --mtu N           the MTU (68 to 65535)\n"
 	    "  --json            describe the device as a JSON object\n"
 	    "  --exec -- PROG    run PROG with the device as fd 3 instead of holding it\n"
-	    "status              show the broker's version\n");
+	    "status              show the broker's version\n"
+	    "list                show my devices, a line each: name ifindex uid\n"
+	    "                    (root: every device); --json for a JSON array\n"
+	    "release NAME        delete my device NAME\n");
 }
 
 /* Prints "tunctl: what: why" on stderr. */
@@ -105,6 +110,79 @@ cmd_status(const char *socket_path, int argc, char **argv)
 	else
 		printf("broker %s\nprotocol %u\n", st.broker_version,
 		    st.protocol_version);
+	tunclient_close(conn);
+	return r == 0 ? 0 : EXIT_FAILED;
+}
+
+/* Writes s as a JSON string. */
+static void json_string(const char *s);
+
+static void
+print_leases(const struct tunclient_lease_info *list, size_t n, bool json)
+{
+	size_t i;
+
+	if (json)
+		putchar('[');
+	for (i = 0; i < n; i++) {
+		if (!json) {
+			printf("%s %u %u\n", list[i].name, list[i].ifindex,
+			    (unsigned)list[i].uid);
+			continue;
+		}
+		printf("%s{\"name\":", i > 0 ? "," : "");
+		json_string(list[i].name);
+		printf(",\"ifindex\":%u,\"uid\":%u}", list[i].ifindex,
+		    (unsigned)list[i].uid);
+	}
+	if (json)
+		puts("]");
+}
+
+static int
+cmd_list(const char *socket_path, int argc, char **argv)
+{
+	struct tunclient_lease_info *list;
+	struct tunclient_conn *conn;
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	size_t n;
+	int r;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fail("list: unexpected argument \"%s\"", argv[argc - 1]);
+		return EXIT_USAGE;
+	}
+	if (open_connection(socket_path, &conn) != 0)
+		return EXIT_FAILED;
+	if ((r = tunclient_list(conn, &list, &n)) != 0) {
+		fail("list: %s", conn_why(conn, r));
+	} else {
+		print_leases(list, n, json);
+		tunclient_lease_info_free(list);
+		if (fflush(stdout) != 0) {
+			fail("writing to standard output: %s", strerror(errno));
+			r = -EIO;
+		}
+	}
+	tunclient_close(conn);
+	return r == 0 ? 0 : EXIT_FAILED;
+}
+
+static int
+cmd_release(const char *socket_path, int argc, char **argv)
+{
+	struct tunclient_conn *conn;
+	int r;
+
+	if (argc != 2) {
+		fail(argc < 2 ? "release: which device? (release NAME)" :
+		    "release: unexpected argument \"%s\"", argv[argc - 1]);
+		return EXIT_USAGE;
+	}
+	if (open_connection(socket_path, &conn) != 0)
+		return EXIT_FAILED;
+	if ((r = tunclient_release(conn, argv[1])) != 0)
+		fail("release: %s", conn_why(conn, r));
 	tunclient_close(conn);
 	return r == 0 ? 0 : EXIT_FAILED;
 }
@@ -383,7 +461,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fail("no command given (request or status)");
+		fail("no command given (request, status, list or release)");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -393,7 +471,12 @@ main(int argc, char **argv)
 		return cmd_request(socket_path, argc, argv);
 	if (strcmp(argv[0], "status") == 0)
 		return cmd_status(socket_path, argc, argv);
-	fail("unknown command \"%s\" (request or status)", argv[0]);
+	if (strcmp(argv[0], "list") == 0)
+		return cmd_list(socket_path, argc, argv);
+	if (strcmp(argv[0], "release") == 0)
+		return cmd_release(socket_path, argc, argv);
+	fail("unknown command \"%s\" (request, status, list or release)",
+	    argv[0]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

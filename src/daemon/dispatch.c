@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -110,16 +112,24 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 	return 0;
 }
 
-/* Applies addresses, MTU and link state to a fresh device. */
+/*
+ * Applies the owner's label, addresses, MTU and link state to a fresh
+ * device.  The label (interface alias) is how a restarted broker knows
+ * the device is its own and whose it is.
+ */
 static int
-configure_device(struct broker *b, unsigned ifindex,
+configure_device(struct broker *b, unsigned ifindex, uid_t uid,
     const struct tb_create_request *req, struct tb_error *err)
 {
 	const struct tb_addr *partner = req->has_peer ? peer_partner(req) :
 	    NULL;
+	char alias[TB_IFALIAS_MAX];
 	size_t i;
 	int r;
 
+	lease_alias_format(uid, alias, sizeof(alias));
+	if ((r = netlink_set_alias(b->nl, ifindex, alias, err)) != 0)
+		return r;
 	if (req->mtu != 0 &&
 	    (r = netlink_set_mtu(b->nl, ifindex, req->mtu, err)) != 0)
 		return r;
@@ -158,7 +168,7 @@ create_device(struct broker *b, const struct peer_identity *who,
 	    who->gid, fd, rep->name, &ifindex, err);
 	if (r != 0)
 		return r;
-	if ((r = configure_device(b, ifindex, req, err)) != 0 ||
+	if ((r = configure_device(b, ifindex, who->uid, req, err)) != 0 ||
 	    (r = tun_get_mtu(rep->name, &rep->mtu, err)) != 0) {
 		/* Delete at once rather than leave it to the last close. */
 		netlink_delete_link(b->nl, ifindex, &ignored);
@@ -195,7 +205,8 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	if ((r = tb_decode_create(msg, &req, &err)) == 0)
 		r = create_device(b, who, &req, &rep, &fd, &err);
 	if (r != 0) {
-		log_info("refuse uid=%u pid=%d create name=%s: %s",
+		log_client(LOG_INFO, who, req.name[0] != '\0' ? req.name : NULL,
+		    "refuse", "refuse uid=%u pid=%d create name=%s: %s",
 		    (unsigned)who->uid, (int)who->pid,
 		    req.name[0] != '\0' ? req.name : "-", err.text);
 		reply_error(reply, msg->hdr.seq, &err);
@@ -209,7 +220,8 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	reply->fds[0] = fd;
 	reply->nfds = 1;
 	reply->closer = b->closer;
-	log_info("grant uid=%u pid=%d create %s ifindex=%u addresses=%s mtu=%u",
+	log_client(LOG_INFO, who, rep.name, "grant",
+	    "grant uid=%u pid=%d create %s ifindex=%u addresses=%s mtu=%u",
 	    (unsigned)who->uid, (int)who->pid, rep.name, rep.ifindex,
 	    format_addrs(rep.addrs, rep.naddrs, addrs, sizeof(addrs)),
 	    rep.mtu);
@@ -223,6 +235,83 @@ handle_status(const struct tb_msg *msg, struct reply *reply)
 	snprintf(rep.broker_version, sizeof(rep.broker_version), "%s",
 	    PACKAGE_VERSION);
 	if (tb_encode_status_reply(&reply->msg, msg->hdr.seq, &rep) != 0)
+		reply->close_connection = true;
+}
+
+/* Root sees every lease; anyone else sees their own. */
+static bool
+lease_visible(const struct peer_identity *who, const struct lease *l)
+{
+	return who->uid == 0 || l->uid == who->uid;
+}
+
+static void
+handle_list(struct broker *b, const struct peer_identity *who,
+    const struct tb_msg *msg, struct reply *reply)
+{
+	struct tb_lease *out;
+	struct tb_error err;
+	const struct lease *l;
+	size_t i, n = 0;
+
+	out = calloc(lease_table_count(b->leases) + 1, sizeof(*out));
+	if (out == NULL) {
+		tb_error_set(&err, -ENOMEM, "listing leases: %s",
+		    strerror(ENOMEM));
+		reply_error(reply, msg->hdr.seq, &err);
+		return;
+	}
+	/* One reply holds TB_MAX_LEASES; more would need paging. */
+	for (i = 0; (l = lease_table_at(b->leases, i)) != NULL &&
+	    n < TB_MAX_LEASES; i++) {
+		if (!lease_visible(who, l))
+			continue;
+		out[n].ifindex = l->ifindex;
+		out[n].uid = (uint32_t)l->uid;
+		snprintf(out[n].name, sizeof(out[n].name), "%s", l->name);
+		n++;
+	}
+	if (tb_encode_leases(&reply->msg, msg->hdr.seq, out, n) != 0)
+		reply->close_connection = true;
+	free(out);
+}
+
+/*
+ * Deletes one of the caller's devices (root: any leased device).  The
+ * deletion is sent without waiting for the kernel's acknowledgement; the
+ * lease ends when the link watch sees the device go.
+ */
+static void
+handle_release(struct broker *b, const struct peer_identity *who,
+    const struct tb_msg *msg, struct reply *reply)
+{
+	char name[TB_IFNAME_MAX] = "";
+	const struct lease *l;
+	struct tb_error err;
+	int r;
+
+	if ((r = tb_decode_release(msg, name, &err)) == 0) {
+		l = lease_table_find_by_name(b->leases, name);
+		if (l == NULL || !lease_visible(who, l))
+			r = tb_error_set(&err, -ENOENT,
+			    "ifname %s is not a device of yours", name);
+		else if ((r = linkwatch_delete(b->watch, l->ifindex)) != 0)
+			tb_error_set(&err, r, "deleting %s (ifindex %u): %s",
+			    name, l->ifindex, strerror(-r));
+	}
+	if (r != 0) {
+		log_client(LOG_INFO, who, name[0] != '\0' ? name : NULL,
+		    "refuse", "refuse uid=%u pid=%d release %s: %s",
+		    (unsigned)who->uid, (int)who->pid,
+		    name[0] != '\0' ? name : "-", err.text);
+		reply_error(reply, msg->hdr.seq, &err);
+		return;
+	}
+	log_client(LOG_INFO, who, name, "grant",
+	    "grant uid=%u pid=%d release %s", (unsigned)who->uid,
+	    (int)who->pid, name);
+	if (tb_encode_release(&reply->msg, TB_MSG_RELEASED, msg->hdr.seq,
+	    name) != 0)
 		reply->close_connection = true;
 }
 
@@ -248,17 +337,17 @@ dispatch_message(struct broker *b, const struct peer_identity *who,
 		handle_create(b, who, msg, reply);
 		break;
 	case TB_MSG_LIST:
+		handle_list(b, who, msg, reply);
+		break;
 	case TB_MSG_RELEASE:
-		tb_error_set(&err, -EOPNOTSUPP,
-		    "%s is not supported yet by this broker",
-		    tb_msg_type_name(msg->hdr.type));
-		reply_error(reply, msg->hdr.seq, &err);
+		handle_release(b, who, msg, reply);
 		break;
 	default:
 		tb_error_set(&err, -EBADMSG,
 		    "%s (%u) is not a request a client may send",
 		    tb_msg_type_name(msg->hdr.type), msg->hdr.type);
-		log_info("refuse uid=%u pid=%d: %s", (unsigned)who->uid,
+		log_client(LOG_INFO, who, NULL, "refuse",
+		    "refuse uid=%u pid=%d: %s", (unsigned)who->uid,
 		    (int)who->pid, err.text);
 		reply_error(reply, msg->hdr.seq, &err);
 		reply->close_connection = true;
@@ -271,8 +360,9 @@ dispatch_malformed(const struct peer_identity *who, const struct tb_msg *msg,
     const struct tb_error *err, struct reply *reply)
 {
 	memset(reply, 0, sizeof(*reply));
-	log_info("refuse uid=%u pid=%d malformed message: %s",
-	    (unsigned)who->uid, (int)who->pid, err->text);
+	log_client(LOG_INFO, who, NULL, "refuse",
+	    "refuse uid=%u pid=%d malformed message: %s", (unsigned)who->uid,
+	    (int)who->pid, err->text);
 	reply_error(reply, msg->header_ok ? msg->hdr.seq : 0, err);
 	reply->close_connection = true;
 }

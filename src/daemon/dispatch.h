@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "conf.h"
 #include "lease.h"
+#include "linkwatch.h"
 #include "netlink.h"
 #include "policy.h"
 
@@ -19,6 +20,7 @@ struct broker {
 	struct broker_config config;
 	struct netlink *nl;
 	struct lease_table *leases;
+	struct linkwatch *watch;	/* deletes devices without waiting */
 	struct closer *closer;		/* NULL: close inline */
 };
 

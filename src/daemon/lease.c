@@ -1,19 +1,18 @@
 #include "config.h"
 
 #include <errno.h>
-#include <net/if.h>
-#include <stdbool.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lease.h"
 
-struct lease {
-	uid_t uid;
-	unsigned ifindex;
-	char name[TB_IFNAME_MAX];
-};
-
+/*
+ * An array searched linearly: a look-up happens once per request and once
+ * per link event, and even ten thousand leases are a few hundred KiB
+ * scanned in microseconds.
+ */
 struct lease_table {
 	struct lease *leases;
 	size_t n;
@@ -36,67 +35,142 @@ lease_table_free(struct lease_table *t)
 	free(t);
 }
 
+static struct lease *
+lease_slot(const struct lease_table *t, unsigned ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (t->leases[i].ifindex == ifindex)
+			return &t->leases[i];
+	}
+	return NULL;
+}
+
+static void
+lease_set_name(struct lease *l, const char *name)
+{
+	snprintf(l->name, sizeof(l->name), "%s", name);
+}
+
 int
 lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
     const char *name)
 {
-	struct lease *grown;
+	struct lease *l, *grown;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap == 0 ? 16 : t->cap * 2;
+	if ((l = lease_slot(t, ifindex)) == NULL) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap == 0 ? 16 : t->cap * 2;
 
-		if ((grown = realloc(t->leases, cap * sizeof(*grown))) == NULL)
-			return -ENOMEM;
-		t->leases = grown;
-		t->cap = cap;
+			grown = realloc(t->leases, cap * sizeof(*grown));
+			if (grown == NULL)
+				return -ENOMEM;
+			t->leases = grown;
+			t->cap = cap;
+		}
+		l = &t->leases[t->n++];
+		l->created = time(NULL);
+		l->carrier_lost = false;
 	}
-	t->leases[t->n].uid = uid;
-	t->leases[t->n].ifindex = ifindex;
-	strncpy(t->leases[t->n].name, name, TB_IFNAME_MAX - 1);
-	t->leases[t->n].name[TB_IFNAME_MAX - 1] = '\0';
-	t->n++;
+	l->uid = uid;
+	l->ifindex = ifindex;
+	lease_set_name(l, name);
 	return 0;
 }
 
-/* Whether the kernel still has the device: same index, same name. */
-static bool
-lease_alive(const struct lease *l)
+int
+lease_table_remove(struct lease_table *t, unsigned ifindex)
 {
-	char name[IF_NAMESIZE];
+	struct lease *l = lease_slot(t, ifindex);
 
-	return if_indextoname(l->ifindex, name) != NULL &&
-	    strcmp(name, l->name) == 0;
+	if (l == NULL)
+		return -ENOENT;
+	*l = t->leases[--t->n];
+	return 0;
 }
 
-/* Drops the leases of devices that are gone; O(n) lookups. */
-static void
-prune(struct lease_table *t)
+const struct lease *
+lease_table_find_by_ifindex(const struct lease_table *t, unsigned ifindex)
 {
-	size_t i = 0;
+	return lease_slot(t, ifindex);
+}
 
-	while (i < t->n) {
-		if (lease_alive(&t->leases[i]))
-			i++;
-		else
-			t->leases[i] = t->leases[--t->n];
+const struct lease *
+lease_table_find_by_name(const struct lease_table *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (strcmp(t->leases[i].name, name) == 0)
+			return &t->leases[i];
 	}
+	return NULL;
+}
+
+void
+lease_table_rename(struct lease_table *t, unsigned ifindex, const char *name)
+{
+	struct lease *l = lease_slot(t, ifindex);
+
+	if (l != NULL && name[0] != '\0')
+		lease_set_name(l, name);
+}
+
+void
+lease_table_set_carrier_lost(struct lease_table *t, unsigned ifindex,
+    bool lost)
+{
+	struct lease *l = lease_slot(t, ifindex);
+
+	if (l != NULL)
+		l->carrier_lost = lost;
 }
 
 unsigned
-lease_table_count_uid(struct lease_table *t, uid_t uid)
+lease_table_count_uid(const struct lease_table *t, uid_t uid)
 {
 	unsigned n = 0;
 	size_t i;
 
-	prune(t);
 	for (i = 0; i < t->n; i++)
 		n += t->leases[i].uid == uid;
 	return n;
 }
 
 unsigned
-lease_table_count(struct lease_table *t)
+lease_table_count(const struct lease_table *t)
 {
-	prune(t);
 	return (unsigned)t->n;
+}
+
+const struct lease *
+lease_table_at(const struct lease_table *t, size_t i)
+{
+	return i < t->n ? &t->leases[i] : NULL;
+}
+
+void
+lease_alias_format(uid_t uid, char *buf, size_t size)
+{
+	snprintf(buf, size, LEASE_ALIAS_PREFIX "%u", (unsigned)uid);
+}
+
+int
+lease_alias_parse(const char *alias, uid_t *uid)
+{
+	const char *digits = alias + strlen(LEASE_ALIAS_PREFIX);
+	char *end;
+	uintmax_t v;
+
+	if (strncmp(alias, LEASE_ALIAS_PREFIX,
+	    strlen(LEASE_ALIAS_PREFIX)) != 0 ||
+	    *digits < '0' || *digits > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoumax(digits, &end, 10);
+	if (errno != 0 || *end != '\0' || v >= (uid_t)-1)
+		return -EINVAL;
+	*uid = (uid_t)v;
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "notify.h"
 #include "closer.h"
 #include "privs.h"
 #include "server.h"
@@ -174,6 +175,7 @@ finish_detach(int ready_fd)
 struct reload {
 	const struct options *opts;
 	struct broker *broker;
+	struct notifier *notifier;
 };
 
 /*
@@ -188,21 +190,31 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
+	notify_reloading();
 	if (load_config(reload->opts, &fresh) != 0) {
 		log_error("reload failed: keeping the policy in force");
+		notify_reloaded(reload->notifier);
 		return;
 	}
 	conf_free(&reload->broker->config);
 	reload->broker->config = fresh;
 	log_info("reloaded policy: %zu rules from %zu files", fresh.nrules,
 	    fresh.nfiles);
+	notify_reloaded(reload->notifier);
 }
 
+/*
+ * A stop signal: the loop ends once the callback running now returns.  The
+ * loop is single-threaded and a reply is sent within the callback that read
+ * its request, so no reply is cut short; requests not yet read are dropped
+ * with their connections, and clients keep the devices they hold.
+ */
 static void
 on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	log_info("signal %d: shutting down", (int)sig);
+	notify_stopping();
 	event_base_loopbreak(arg);
 }
 
@@ -214,7 +226,9 @@ main(int argc, char **argv)
 	struct broker broker = { .nl = NULL };
 	struct server server;
 	struct options opts;
-	struct reload reload = { .opts = &opts, .broker = &broker };
+	struct notifier notifier = { .server = NULL };
+	struct reload reload = { .opts = &opts, .broker = &broker,
+	    .notifier = &notifier };
 	struct tb_error err;
 	int ready_fd = -1, status = 1;
 
@@ -239,6 +253,12 @@ main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
+	/* Subscribe before the dump, so that no change falls in between. */
+	if (linkwatch_open(&broker.watch, broker.leases, broker.nl, &err) != 0 ||
+	    linkwatch_sync(broker.watch, &err) != 0) {
+		log_error("%s", err.text);
+		goto out;
+	}
 	if ((base = event_base_new()) == NULL) {
 		log_error("cannot create the event loop");
 		goto out;
@@ -252,6 +272,10 @@ main(int argc, char **argv)
 		log_error("cannot watch signals");
 		goto out;
 	}
+	if (linkwatch_start(broker.watch, base, &err) != 0) {
+		log_error("%s", err.text);
+		goto out;
+	}
 	if (server_open(&server, base, &broker, opts.socket_path, &err) != 0) {
 		log_error("%s", err.text);
 		goto out;
@@ -262,17 +286,21 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_info("tunbrokerd %s listening on %s", PACKAGE_VERSION,
-	    opts.socket_path);
+	    server.path);
 	if (ready_fd >= 0)
 		finish_detach(ready_fd);
 
 	/* After privs_drop(): a thread keeps the capabilities it started with. */
 	if (closer_start(&broker.closer) != 0)
 		log_warn("no closing thread: device teardown will block the loop");
+	linkwatch_set_closer(broker.watch, broker.closer);
+	if (notify_ready(&notifier, base, &server) != 0)
+		log_warn("cannot start the watchdog and status timers");
 	if (event_base_dispatch(base) < 0)
 		log_error("event loop failed");
 	else
 		status = 0;
+	notify_close(&notifier);
 	server_close(&server);
 out:
 	if (sigint != NULL)
@@ -281,6 +309,7 @@ out:
 		event_free(sigterm);
 	if (sighup != NULL)
 		event_free(sighup);
+	linkwatch_close(broker.watch);	/* its event, before the base */
 	if (base != NULL)
 		event_base_free(base);
 	closer_stop(broker.closer);

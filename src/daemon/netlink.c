@@ -351,3 +351,214 @@ netlink_delete_link(struct netlink *nl, unsigned ifindex,
 	nlh = netlink_link_request(nl, RTM_DELLINK, ifindex);
 	return netlink_request(nl, nlh, err, "deleting ifindex %u", ifindex);
 }
+
+int
+netlink_set_alias(struct netlink *nl, unsigned ifindex, const char *alias,
+    struct tb_error *err)
+{
+	struct nlmsghdr *nlh;
+
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "setting alias \"%s\" on ifindex %u: invalid ifindex",
+		    alias, ifindex);
+	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	return netlink_request(nl, nlh, err,
+	    "setting alias \"%s\" on ifindex %u", alias, ifindex);
+}
+
+/* Copies a string attribute into buf, truncating; "" if not a string. */
+static void
+netlink_copy_str(const struct nlattr *attr, char *buf, size_t size)
+{
+	size_t len = mnl_attr_get_payload_len(attr);
+	const char *s = mnl_attr_get_payload(attr);
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+}
+
+/* Reads the queue counts out of a TUN's IFLA_INFO_DATA. */
+static void
+netlink_parse_tun_data(const struct nlattr *data, struct netlink_link *link)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each_nested(attr, data) {
+		if (mnl_attr_get_type(attr) == IFLA_TUN_TYPE &&
+		    mnl_attr_validate(attr, MNL_TYPE_U8) == 0)
+			link->tun_type = mnl_attr_get_u8(attr);
+		if (mnl_attr_get_type(attr) == IFLA_TUN_PERSIST &&
+		    mnl_attr_validate(attr, MNL_TYPE_U8) == 0)
+			link->persistent = mnl_attr_get_u8(attr) != 0;
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0)
+			continue;
+		switch (mnl_attr_get_type(attr)) {
+		case IFLA_TUN_NUM_QUEUES:
+			link->queues = mnl_attr_get_u32(attr);
+			link->has_queues = true;
+			break;
+		case IFLA_TUN_NUM_DISABLED_QUEUES:
+			link->disabled_queues = mnl_attr_get_u32(attr);
+			break;
+		}
+	}
+}
+
+/* Reads IFLA_LINKINFO: the kind, and for a TUN its queues. */
+static void
+netlink_parse_linkinfo(const struct nlattr *info, struct netlink_link *link)
+{
+	const struct nlattr *attr, *data = NULL;
+
+	mnl_attr_for_each_nested(attr, info) {
+		if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
+		    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
+			link->is_tun = mnl_attr_get_payload_len(attr) >= 3 &&
+			    strncmp(mnl_attr_get_payload(attr), "tun", 3) == 0 &&
+			    (mnl_attr_get_payload_len(attr) == 3 ||
+			    ((const char *)mnl_attr_get_payload(attr))[3] ==
+			    '\0');
+		else if (mnl_attr_get_type(attr) == IFLA_INFO_DATA)
+			data = attr;
+	}
+	if (link->is_tun && data != NULL)
+		netlink_parse_tun_data(data, link);
+}
+
+int
+netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link)
+{
+	const struct ifinfomsg *ifi;
+	const struct nlattr *attr;
+
+	memset(link, 0, sizeof(*link));
+	if ((msg->nlmsg_type != RTM_NEWLINK && msg->nlmsg_type != RTM_DELLINK) ||
+	    msg->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
+		return -EBADMSG;
+	ifi = mnl_nlmsg_get_payload(msg);
+	if (ifi->ifi_index <= 0)
+		return -EBADMSG;
+	link->ifindex = (unsigned)ifi->ifi_index;
+	mnl_attr_for_each(attr, msg, sizeof(*ifi)) {
+		switch (mnl_attr_get_type(attr)) {
+		case IFLA_IFNAME:
+			netlink_copy_str(attr, link->name, sizeof(link->name));
+			break;
+		case IFLA_IFALIAS:
+			netlink_copy_str(attr, link->alias,
+			    sizeof(link->alias));
+			break;
+		case IFLA_LINKINFO:
+			netlink_parse_linkinfo(attr, link);
+			break;
+		case IFLA_CARRIER:
+			if (mnl_attr_validate(attr, MNL_TYPE_U8) == 0) {
+				link->has_carrier = true;
+				link->carrier = mnl_attr_get_u8(attr) != 0;
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Runs fn over the links in one buffer of dump replies; 1 once done. */
+static int
+netlink_dump_batch(struct netlink *nl, int len, uint32_t seq,
+    int (*fn)(const struct netlink_link *, void *), void *arg, int *stop)
+{
+	const struct nlmsghdr *msg;
+	const char *extack;
+	struct netlink_link link;
+	int rc;
+
+	for (msg = (const struct nlmsghdr *)nl->buf; mnl_nlmsg_ok(msg, len);
+	    msg = mnl_nlmsg_next(msg, &len)) {
+		if (msg->nlmsg_seq != seq || msg->nlmsg_pid != nl->portid)
+			continue;
+		if (msg->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (msg->nlmsg_type == NLMSG_ERROR) {
+			rc = netlink_parse_ack(msg, &extack);
+			return rc != 0 ? rc : 1;
+		}
+		if (*stop == 0 && netlink_parse_link(msg, &link) == 0)
+			*stop = fn(&link, arg);
+	}
+	return 0;
+}
+
+/*
+ * Sends an RTM_GETLINK (a dump with NLM_F_DUMP, else one link by ifindex
+ * and an ack) and calls fn for each link in the answer.
+ */
+static int
+netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	uint32_t seq;
+	ssize_t n;
+	int rc = 0, stop = 0;
+
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
+		rc = -errno;
+	while (rc == 0) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = -errno;
+			break;
+		}
+		rc = netlink_dump_batch(nl, (int)n, seq, fn, arg, &stop);
+	}
+	if (rc < 0 && ifindex != 0)
+		return tb_error_set(err, rc, "reading link ifindex %u: %s",
+		    ifindex, strerror(-rc));
+	if (rc < 0)
+		return tb_error_set(err, rc, "listing the links: %s",
+		    strerror(-rc));
+	return stop;
+}
+
+int
+netlink_dump_links(struct netlink *nl,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err)
+{
+	return netlink_get_links(nl, 0, NLM_F_DUMP, fn, arg, err);
+}
+
+/* Keeps the one link a by-index RTM_GETLINK answers with. */
+static int
+netlink_keep_link(const struct netlink_link *link, void *arg)
+{
+	*(struct netlink_link *)arg = *link;
+	return 0;
+}
+
+int
+netlink_get_link(struct netlink *nl, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err)
+{
+	memset(link, 0, sizeof(*link));
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "reading ifindex %u: invalid ifindex", ifindex);
+	return netlink_get_links(nl, ifindex, NLM_F_ACK, netlink_keep_link,
+	    link, err);
+}

@@ -7,8 +7,15 @@
 #ifndef TUNBROKER_NETLINK_H
 #define TUNBROKER_NETLINK_H
 
+#include <stdbool.h>
+
+#include <linux/netlink.h>
+
 #include "error.h"
 #include "protocol.h"
+
+/* The kernel's bound on an interface alias, NUL included (IFALIASZ). */
+#define TB_IFALIAS_MAX	256
 
 /* One NETLINK_ROUTE socket in the namespace of the caller at open time. */
 struct netlink;
@@ -57,5 +64,44 @@ int netlink_set_up(struct netlink *nl, unsigned ifindex,
 /* Deletes the link ifindex (RTM_DELLINK), whoever holds its queue fds. */
 int netlink_delete_link(struct netlink *nl, unsigned ifindex,
     struct tb_error *err);
+
+/* Sets the interface alias (IFLA_IFALIAS) of ifindex to alias. */
+int netlink_set_alias(struct netlink *nl, unsigned ifindex, const char *alias,
+    struct tb_error *err);
+
+/* What the broker needs to know of a link from an RTM_NEWLINK message. */
+struct netlink_link {
+	unsigned ifindex;
+	char name[TB_IFNAME_MAX];
+	char alias[TB_IFALIAS_MAX];	/* "" without one */
+	bool has_carrier;		/* IFLA_CARRIER was there */
+	bool carrier;
+	bool is_tun;			/* IFLA_INFO_KIND "tun" (TUN or TAP) */
+	int tun_type;			/* IFF_TUN or IFF_TAP */
+	bool persistent;		/* TUNSETPERSIST */
+	/* Queue counts: the kernel reports them for multi-queue devices only. */
+	bool has_queues;
+	unsigned queues;		/* attached queues */
+	unsigned disabled_queues;	/* held but detached (TUNSETQUEUE) */
+};
+
+/*
+ * Reads an RTM_NEWLINK or RTM_DELLINK message into *link; -EBADMSG if it
+ * is not one or is malformed.
+ */
+int netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link);
+
+/*
+ * Dumps every link of the namespace (RTM_GETLINK) and calls fn for each;
+ * fn returning non-zero stops the dump with that value (the rest of the
+ * dump is still read, so the socket stays usable).
+ */
+int netlink_dump_links(struct netlink *nl,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err);
+
+/* Reads the link ifindex (RTM_GETLINK); -ENODEV if there is none. */
+int netlink_get_link(struct netlink *nl, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err);
 
 #endif /* TUNBROKER_NETLINK_H */

@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "codec.h"
 #include "fdpass.h"
@@ -455,6 +458,56 @@ bind_socket(int fd, const struct sockaddr_un *sun,
 	return 0;
 }
 
+/*
+ * Takes the socket systemd passed, if any: 1 if s now listens on it, 0 if
+ * the broker was not socket-activated, or a negative errno when what was
+ * passed is not exactly one listening AF_UNIX SOCK_SEQPACKET socket.
+ */
+static int
+adopt_activated_socket(struct server *s, struct tb_error *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof(sun);
+	int n, fd = SD_LISTEN_FDS_START, r, flags;
+
+	/* Unsets LISTEN_FDS and friends: they are not for our children. */
+	n = sd_listen_fds(1);
+	if (n < 0)
+		return tb_error_set(err, n, "reading the sockets passed by the "
+		    "service manager (LISTEN_FDS): %s", strerror(-n));
+	if (n == 0)
+		return 0;
+	if (n != 1)
+		return tb_error_set(err, -EINVAL, "the service manager passed "
+		    "%d sockets; tunbrokerd listens on exactly one", n);
+	r = sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0);
+	if (r < 0)
+		return tb_error_set(err, r, "examining the socket passed by "
+		    "the service manager: %s", strerror(-r));
+	if (r == 0)
+		return tb_error_set(err, -EINVAL, "the socket passed by the "
+		    "service manager is not a listening AF_UNIX SOCK_SEQPACKET "
+		    "socket (ListenSequentialPacket= in the .socket unit)");
+	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return tb_error_set(err, -errno, "setting up the socket passed "
+		    "by the service manager: %s", strerror(errno));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0)
+		return tb_error_set(err, -errno, "examining the socket passed "
+		    "by the service manager: %s", strerror(errno));
+	if (len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun.sun_path[0] == '\0')
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "(abstract or "
+		    "unnamed)");
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	if ((s->path = strdup(sun.sun_path)) == NULL)
+		return tb_error_set(err, -ENOMEM, "out of memory");
+	s->listen_fd = fd;
+	s->activated = true;
+	return 1;
+}
+
 int
 server_open(struct server *s, struct event_base *base, struct broker *b,
     const char *path, struct tb_error *err)
@@ -468,13 +521,28 @@ server_open(struct server *s, struct event_base *base, struct broker *b,
 	s->base = base;
 	s->broker = b;
 	LIST_INIT(&s->peers);
-	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
-		return tb_error_set(err, -EINVAL,
+	if ((s->buf = malloc(TB_MSG_MAX_SIZE)) == NULL) {
+		r = tb_error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((r = adopt_activated_socket(s, err)) < 0)
+		goto fail;
+	if (r > 0) {
+		if (strcmp(s->path, path) != 0)
+			log_warn("the service manager passed a socket on %s, "
+			    "not on %s; listening on it", s->path, path);
+		log_info("socket-activated: listening on %s, passed by the "
+		    "service manager", s->path);
+		goto watch;
+	}
+	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+		r = tb_error_set(err, -EINVAL,
 		    "socket path \"%s\" must be absolute and under %zu bytes",
 		    path, sizeof(sun.sun_path));
+		goto fail;
+	}
 	strcpy(sun.sun_path, path);
-	if ((s->path = strdup(path)) == NULL ||
-	    (s->buf = malloc(TB_MSG_MAX_SIZE)) == NULL) {
+	if ((s->path = strdup(path)) == NULL) {
 		r = tb_error_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -496,17 +564,19 @@ server_open(struct server *s, struct event_base *base, struct broker *b,
 		    strerror(errno));
 		goto fail_unlink;
 	}
+watch:
 	s->listen_ev = event_new(base, s->listen_fd, EV_READ | EV_PERSIST,
 	    server_accept, s);
 	s->accept_pause_ev = evtimer_new(base, server_resume_accepting, s);
 	if (s->listen_ev == NULL || s->accept_pause_ev == NULL ||
 	    event_add(s->listen_ev, NULL) != 0) {
-		r = tb_error_set(err, -ENOMEM, "watching %s", path);
+		r = tb_error_set(err, -ENOMEM, "watching %s", s->path);
 		goto fail_unlink;
 	}
 	return 0;
 fail_unlink:
-	unlink(path);
+	if (!s->activated)
+		unlink(path);
 fail:
 	server_close(s);
 	return r;
@@ -518,7 +588,7 @@ remove_own_socket(struct server *s)
 {
 	struct stat st;
 
-	if (s->path == NULL || s->sock_ino == 0)
+	if (s->path == NULL || s->activated || s->sock_ino == 0)
 		return;
 	if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
 	    st.st_ino == s->sock_ino)

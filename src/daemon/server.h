@@ -12,6 +12,7 @@
 #ifndef TUNBROKER_SERVER_H
 #define TUNBROKER_SERVER_H
 
+#include <stdbool.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
@@ -27,6 +28,7 @@ struct server {
 	char *path;
 	int listen_fd;
 	struct event *listen_ev;
+	bool activated;		/* listen_fd came from the service manager */
 	dev_t sock_dev;		/* the socket file we made, so that we */
 	ino_t sock_ino;		/* never unlink someone else's */
 	struct event *accept_pause_ev;	/* resumes accepting after EMFILE */
@@ -36,15 +38,23 @@ struct server {
 };
 
 /*
- * Binds and listens on path with the mode and group of b's configuration.
- * Creates missing parent directories (mode 0755), replaces a stale socket
- * only if nothing listens on it, and refuses (-EADDRINUSE) when a broker
- * does.  Returns 0 or a negative errno with a sentence in err.
+ * Listens on the socket the service manager passed (socket activation,
+ * sd_listen_fds(3)): exactly one listening AF_UNIX SOCK_SEQPACKET socket,
+ * which is used as it is, wherever it is bound, and never removed; any
+ * other passed descriptor is a start-up error.  Without one, binds and
+ * listens on path with the mode and group of b's configuration: creates
+ * missing parent directories (mode 0755), replaces a stale socket only if
+ * nothing listens on it, and refuses (-EADDRINUSE) when a broker does.
+ * s->path is the path listened on either way.  Returns 0 or a negative
+ * errno with a sentence in err.
  */
 int server_open(struct server *s, struct event_base *base, struct broker *b,
     const char *path, struct tb_error *err);
 
-/* Disconnects every client, stops listening and removes the socket. */
+/*
+ * Disconnects every client, stops listening and removes the socket unless
+ * it came from socket activation.
+ */
 void server_close(struct server *s);
 
 #endif /* TUNBROKER_SERVER_H */

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -86,6 +88,87 @@ tun_get_mtu(const char *name, unsigned *mtu, struct tb_error *err)
 	return rc;
 }
 
+/*
+ * The next number to try for each template the broker has completed.  The
+ * kernel's own "%d" walks every interface on each creation, so creating
+ * grows linear in the number of devices; a counter per template makes it
+ * O(1) amortised.  The loop is single-threaded, and a template evicted
+ * from this small table merely starts again at 0, skipping names in use.
+ */
+#define TEMPLATE_SLOTS		16
+#define TEMPLATE_ATTEMPTS	64
+
+static struct template_counter {
+	char template[IFNAMSIZ];
+	unsigned long next;
+	unsigned long last_used;
+} template_counters[TEMPLATE_SLOTS];
+static unsigned long template_clock;
+
+static struct template_counter *
+template_counter_get(const char *template)
+{
+	struct template_counter *t, *victim = &template_counters[0];
+	size_t i;
+
+	for (i = 0; i < TEMPLATE_SLOTS; i++) {
+		t = &template_counters[i];
+		if (strcmp(t->template, template) == 0)
+			goto found;
+		if (t->last_used < victim->last_used)
+			victim = t;
+	}
+	t = victim;
+	snprintf(t->template, sizeof(t->template), "%s", template);
+	t->next = 0;
+found:
+	t->last_used = ++template_clock;
+	return t;
+}
+
+/*
+ * Creates the device on tunfd under a name the broker completes from
+ * template ("vpn%d" becomes vpn0, vpn1, ...), skipping names that exist
+ * (IFF_TUN_EXCL refuses them, so no interface is ever taken over).
+ * Returns 0 with ifr holding the name, -ENOSPC when the template is not
+ * ours to complete (not exactly one "%d", no number fits in IFNAMSIZ, or
+ * TEMPLATE_ATTEMPTS names in a row are taken: the caller lets the kernel
+ * choose), or TUNSETIFF's negative errno.
+ */
+static int
+tun_set_iff_template(int tunfd, const char *template, struct ifreq *ifr)
+{
+	const char *pct = strchr(template, '%');
+	struct template_counter *t;
+	int i, n, rc;
+
+	if (pct == NULL || pct[1] != 'd' || strchr(pct + 2, '%') != NULL)
+		return -ENOSPC;
+	t = template_counter_get(template);
+	for (i = 0; i < TEMPLATE_ATTEMPTS; i++) {
+		if (t->next > INT_MAX)
+			t->next = 0;
+		memset(ifr, 0, sizeof(*ifr));
+		n = snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%.*s%lu%s",
+		    (int)(pct - template), template, t->next, pct + 2);
+		if (n < 0 || n >= IFNAMSIZ) {
+			if (t->next == 0)
+				return -ENOSPC;
+			t->next = 0;
+			continue;
+		}
+		t->next++;
+		/* IFF_TUN_EXCL is 0x8000, the sign bit of the short ifr_flags. */
+		ifr->ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
+		if (ioctl(tunfd, TUNSETIFF, ifr) == 0)
+			return 0;
+		rc = -errno;
+		if (rc != -EBUSY && rc != -EEXIST)
+			return rc;
+	}
+	return -ENOSPC;
+}
+
 int
 tun_create(const char *name, uid_t uid, gid_t gid, int *fd,
     char name_out[TB_IFNAME_MAX], unsigned *ifindex, struct tb_error *err)
@@ -118,12 +201,16 @@ tun_create(const char *name, uid_t uid, gid_t gid, int *fd,
 		goto fail;
 	}
 
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, name, len);
-	/* IFF_TUN_EXCL is 0x8000, the sign bit of the short ifr_flags. */
-	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
-	if (ioctl(tunfd, TUNSETIFF, &ifr) == -1) {
-		rc = -errno;
+	rc = tun_set_iff_template(tunfd, name, &ifr);
+	if (rc == -ENOSPC) {
+		/* No name of our own fitted: let the kernel scan. */
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, name, len);
+		/* IFF_TUN_EXCL is 0x8000, the sign bit of the short ifr_flags. */
+		ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
+		rc = ioctl(tunfd, TUNSETIFF, &ifr) == -1 ? -errno : 0;
+	}
+	if (rc != 0) {
 		tb_error_set(err, rc, "creating TUN device \"%s\": %s%s", name,
 		    strerror(-rc), tun_create_hint(rc, name));
 		goto fail;
@@ -158,4 +245,25 @@ fail:
 	name_out[0] = '\0';
 	*ifindex = 0;
 	return rc;
+}
+
+int
+tun_attach_if_unheld(const char *name, int tun_type, int *fd)
+{
+	struct ifreq ifr;
+	int tunfd, rc;
+
+	*fd = -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = (short)((tun_type & (IFF_TUN | IFF_TAP)) | IFF_NO_PI);
+	if ((tunfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) == -1)
+		return -errno;
+	if (ioctl(tunfd, TUNSETIFF, &ifr) == -1) {
+		rc = -errno;
+		close(tunfd);
+		return rc;
+	}
+	*fd = tunfd;
+	return 0;
 }

@@ -243,6 +243,90 @@ tunclient_status(struct tunclient_conn *conn, struct tunclient_status *status)
 	return 0;
 }
 
+/* Turns a LEASES reply into the caller's array. */
+static int
+client_leases_from_reply(const struct tb_msg *reply, struct tb_error *err,
+    struct tunclient_lease_info **out, size_t *n)
+{
+	struct tunclient_lease_info *list;
+	struct tb_lease *wire;
+	size_t count = reply->count[TB_ATTR_LEASE], i, got;
+	int r;
+
+	if (count == 0)
+		return 0;
+	if ((wire = calloc(count, sizeof(*wire))) == NULL ||
+	    (list = calloc(count, sizeof(*list))) == NULL) {
+		free(wire);
+		return tb_error_set(err, -ENOMEM, "listing leases: %s",
+		    strerror(ENOMEM));
+	}
+	if ((r = tb_decode_leases(reply, wire, count, &got, err)) != 0) {
+		free(wire);
+		free(list);
+		return r;
+	}
+	for (i = 0; i < got; i++) {
+		memcpy(list[i].name, wire[i].name, sizeof(list[i].name));
+		list[i].name[sizeof(list[i].name) - 1] = '\0';
+		list[i].ifindex = wire[i].ifindex;
+		list[i].uid = (uid_t)wire[i].uid;
+	}
+	free(wire);
+	*out = list;
+	*n = got;
+	return 0;
+}
+
+int
+tunclient_list(struct tunclient_conn *conn,
+    struct tunclient_lease_info **out, size_t *n)
+{
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_builder b;
+	struct tb_msg reply;
+	size_t nfds;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = begin(conn, tb_encode_simple(&b, TB_MSG_LIST, 0))) != 0)
+		return r;
+	if ((r = exchange(conn, &b, TB_MSG_LEASES, &reply, fds, &nfds)) != 0)
+		return r;
+	return client_leases_from_reply(&reply, &conn->err, out, n);
+}
+
+void
+tunclient_lease_info_free(struct tunclient_lease_info *list)
+{
+	free(list);
+}
+
+int
+tunclient_release(struct tunclient_conn *conn, const char *name)
+{
+	char released[TB_IFNAME_MAX];
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_builder b;
+	struct tb_msg reply;
+	size_t nfds;
+	int r;
+
+	tb_error_clear(&conn->err);
+	if (name == NULL || name[0] == '\0' || strlen(name) >= TB_IFNAME_MAX)
+		return tb_error_set(&conn->err, -EINVAL,
+		    "release: \"%s\" is not an interface name",
+		    name != NULL ? name : "(null)");
+	if ((r = begin(conn, tb_encode_release(&b, TB_MSG_RELEASE, 0,
+	    name))) != 0)
+		return r;
+	if ((r = exchange(conn, &b, TB_MSG_RELEASED, &reply, fds,
+	    &nfds)) != 0)
+		return r;
+	return tb_decode_release(&reply, released, &conn->err);
+}
+
 int
 tunclient_request(struct tunclient_conn *conn,
     const struct tunclient_request *req, struct tunclient_lease **out)

@@ -12,6 +12,7 @@ enum attr_kind {
 	KIND_I32,
 	KIND_STRING,
 	KIND_ADDR,
+	KIND_LEASE,
 };
 
 static const struct attr_info {
@@ -31,6 +32,7 @@ static const struct attr_info {
 	[TB_ATTR_MTU] = { "mtu", KIND_U32, 0 },
 	[TB_ATTR_IFINDEX] = { "ifindex", KIND_U32, 0 },
 	[TB_ATTR_FD_COUNT] = { "fd-count", KIND_U32, 0 },
+	[TB_ATTR_LEASE] = { "lease", KIND_LEASE, 0 },
 };
 
 /* How a message type may use an attribute. */
@@ -57,7 +59,7 @@ static const struct msg_rules {
 	} },
 	[TB_MSG_LIST] = { "LIST", 0, 0, { 0 } },
 	[TB_MSG_RELEASE] = { "RELEASE", 0, 0, {
-		[TB_ATTR_IFNAME] = ALLOWED,
+		[TB_ATTR_IFNAME] = ALLOWED | REQUIRED,
 	} },
 	[TB_MSG_ERROR] = { "ERROR", 0, 0, {
 		[TB_ATTR_ERRNO] = ALLOWED | REQUIRED,
@@ -76,8 +78,12 @@ static const struct msg_rules {
 		[TB_ATTR_PEER] = ALLOWED,
 		[TB_ATTR_FD_COUNT] = ALLOWED | REQUIRED,
 	} },
-	[TB_MSG_LEASES] = { "LEASES", 0, 0, { 0 } },
-	[TB_MSG_RELEASED] = { "RELEASED", 0, 0, { 0 } },
+	[TB_MSG_LEASES] = { "LEASES", 0, TB_MAX_LEASES, {
+		[TB_ATTR_LEASE] = ALLOWED | REPEATABLE,
+	} },
+	[TB_MSG_RELEASED] = { "RELEASED", 0, 0, {
+		[TB_ATTR_IFNAME] = ALLOWED | REQUIRED,
+	} },
 };
 
 const char *
@@ -221,6 +227,26 @@ tb_builder_release(struct tb_builder *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* A lease's name must be a non-empty string within its array. */
+static int
+check_lease(const char *name, uint16_t type, const uint8_t *payload,
+    size_t len, struct tb_error *err)
+{
+	struct tb_lease lease;
+
+	if (len != sizeof(lease))
+		return reject(err, -EBADMSG, TB_DECODE_ATTR_SIZE,
+		    "attribute %s (%u) has %zu bytes, not %zu",
+		    name, type, len, sizeof(lease));
+	memcpy(&lease, payload, sizeof(lease));
+	if (lease.name[0] == '\0' ||
+	    memchr(lease.name, '\0', sizeof(lease.name)) == NULL)
+		return reject(err, -EBADMSG, TB_DECODE_UNTERMINATED,
+		    "attribute %s (%u) holds an empty or unterminated name",
+		    name, type);
+	return 0;
+}
+
 /* Checks one attribute's payload against what its type must hold. */
 static int
 check_attr_payload(const struct attr_info *info, uint16_t type,
@@ -248,6 +274,8 @@ check_attr_payload(const struct attr_info *info, uint16_t type,
 			    "attribute %s holds an invalid address (family %u, prefix length %u)",
 			    name, addr.family, addr.prefixlen);
 		return 0;
+	case KIND_LEASE:
+		return check_lease(name, type, payload, len, err);
 	case KIND_STRING:
 		if (len == 0 || payload[len - 1] != '\0' ||
 		    memchr(payload, '\0', len) != payload + len - 1)
@@ -674,4 +702,71 @@ tb_decode_error(const struct tb_msg *msg, struct tb_error *out)
 	copy_string(out->text, sizeof(out->text),
 	    tb_msg_string(msg, TB_ATTR_ERROR_TEXT));
 	return code;
+}
+
+int
+tb_encode_release(struct tb_builder *b, uint8_t type, uint32_t seq,
+    const char *name)
+{
+	int r;
+
+	if ((r = tb_builder_init(b, type, seq)) != 0)
+		return r;
+	tb_builder_put_string(b, TB_ATTR_IFNAME, name);
+	return finish(b);
+}
+
+int
+tb_encode_leases(struct tb_builder *b, uint32_t seq,
+    const struct tb_lease *leases, size_t n)
+{
+	struct tb_lease one;
+	size_t i;
+	int r;
+
+	if (n > TB_MAX_LEASES) {
+		memset(b, 0, sizeof(*b));
+		return -E2BIG;
+	}
+	if ((r = tb_builder_init(b, TB_MSG_LEASES, seq)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		/* Zero what follows the name: no stray bytes on the wire. */
+		memset(&one, 0, sizeof(one));
+		one.ifindex = leases[i].ifindex;
+		one.uid = leases[i].uid;
+		copy_string(one.name, sizeof(one.name), leases[i].name);
+		tb_builder_put(b, TB_ATTR_LEASE, &one, sizeof(one));
+	}
+	return finish(b);
+}
+
+int
+tb_decode_release(const struct tb_msg *msg, char name[TB_IFNAME_MAX],
+    struct tb_error *err)
+{
+	if (msg->hdr.type != TB_MSG_RELEASE && msg->hdr.type != TB_MSG_RELEASED)
+		return expect_type(msg, TB_MSG_RELEASE, err);
+	copy_string(name, TB_IFNAME_MAX, tb_msg_string(msg, TB_ATTR_IFNAME));
+	if (name[0] == '\0')
+		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+		    "ifname is empty");
+	return 0;
+}
+
+int
+tb_decode_leases(const struct tb_msg *msg, struct tb_lease *leases,
+    size_t max, size_t *n, struct tb_error *err)
+{
+	const struct tb_attr *a = NULL;
+	int r;
+
+	*n = 0;
+	if ((r = expect_type(msg, TB_MSG_LEASES, err)) != 0)
+		return r;
+	while (*n < max && (a = tb_msg_next(msg, TB_ATTR_LEASE, a)) != NULL) {
+		memcpy(&leases[*n], attr_payload(a), sizeof(leases[*n]));
+		(*n)++;
+	}
+	return 0;
 }

@@ -148,4 +148,23 @@ int tb_decode_status_reply(const struct tb_msg *msg,
 /* Turns an ERROR message into out: a negative code and the sentence. */
 int tb_decode_error(const struct tb_msg *msg, struct tb_error *out);
 
+/* RELEASE (type TB_MSG_RELEASE) or RELEASED (TB_MSG_RELEASED) of name. */
+int tb_encode_release(struct tb_builder *b, uint8_t type, uint32_t seq,
+    const char *name);
+
+/* LEASES with n leases (at most TB_MAX_LEASES, else -E2BIG). */
+int tb_encode_leases(struct tb_builder *b, uint32_t seq,
+    const struct tb_lease *leases, size_t n);
+
+/* The name a RELEASE or RELEASED carries; -EINVAL if it is empty. */
+int tb_decode_release(const struct tb_msg *msg, char name[TB_IFNAME_MAX],
+    struct tb_error *err);
+
+/*
+ * Copies at most max leases of a LEASES message into leases and their
+ * number into *n; msg->count[TB_ATTR_LEASE] says how many it holds.
+ */
+int tb_decode_leases(const struct tb_msg *msg, struct tb_lease *leases,
+    size_t max, size_t *n, struct tb_error *err);
+
 #endif /* TUNBROKER_CODEC_H */

@@ -24,6 +24,7 @@
 #define TB_IFNAME_MAX		16	/* IFNAMSIZ: name plus its NUL */
 #define TB_ERROR_TEXT_MAX	512	/* an error sentence, NUL included */
 #define TB_VERSION_TEXT_MAX	64	/* a version string, NUL included */
+#define TB_MAX_LEASES		2048	/* lease attributes in one LEASES */
 
 /*
  * Fixed header.  length is the whole message, header included, and must
@@ -92,9 +93,10 @@ enum tb_attr_type {
 	TB_ATTR_MTU = 9,		/* u32 */
 	TB_ATTR_IFINDEX = 10,		/* u32 */
 	TB_ATTR_FD_COUNT = 11,		/* u32: descriptors riding with this reply */
+	TB_ATTR_LEASE = 12,		/* struct tb_lease, repeatable */
 };
 
-#define TB_ATTR_TYPE_MAX	11
+#define TB_ATTR_TYPE_MAX	12
 
 enum tb_device_type {
 	TB_DEVICE_TUN = 1,
@@ -111,6 +113,16 @@ struct tb_addr {
 	uint8_t prefixlen;
 	uint8_t reserved[2];	/* must be 0 */
 	uint8_t addr[16];
+};
+
+/*
+ * A live device in a LEASES reply.  name is NUL-terminated and not empty;
+ * the bytes after its NUL are zero.
+ */
+struct tb_lease {
+	uint32_t ifindex;
+	uint32_t uid;		/* the owner */
+	char name[TB_IFNAME_MAX];
 };
 
 #endif /* TUNBROKER_PROTOCOL_H */
