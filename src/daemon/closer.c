@@ -2,32 +2,197 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 
 #include "closer.h"
 
+/*
+ * The interface group a device joins just before it is deleted, so that a
+ * batch goes in one RTM_DELLINK.  Only this thread ever sets it, and only
+ * on devices it is about to delete.
+ */
+#define DOOMED_GROUP	0x74626b72u	/* "tbkr" */
+
+/* The most operations one pass takes from the queue. */
+#define BATCH_MAX	1024
+/* Group requests in flight at once: their acks must fit the socket. */
+#define DOOM_MAX	64
+
+/* One queued operation; 8 bytes, so a pipe write of one is atomic. */
+struct closer_op {
+	int32_t kind;
+	int32_t value;		/* a descriptor or an ifindex */
+};
+
+enum { OP_CLOSE = 1, OP_DELETE = 2 };
+
 struct closer {
-	int queue[2];		/* a pipe of descriptor numbers */
+	int queue[2];		/* a pipe of struct closer_op */
+	struct mnl_socket *nl;	/* NULL if none could be opened */
+	uint32_t seq;
 	pthread_t thread;
 };
 
-/* Closes every descriptor that comes through the pipe, until its end. */
+/* Sends one request and waits for its acknowledgement; 0 or -errno. */
+static int
+request(struct closer *c, struct nlmsghdr *nlh)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	const struct nlmsghdr *msg;
+	ssize_t n;
+	int len;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = ++c->seq;
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		if ((n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf))) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		len = (int)n;
+		for (msg = (const struct nlmsghdr *)(void *)buf;
+		    mnl_nlmsg_ok(msg, len); msg = mnl_nlmsg_next(msg, &len)) {
+			const struct nlmsgerr *e;
+
+			if (msg->nlmsg_seq != c->seq ||
+			    msg->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(msg);
+			return e->error;
+		}
+	}
+}
+
+/* Asks, without waiting, for ifindex to join DOOMED_GROUP. */
+static int
+doom_send(struct closer *c, unsigned ifindex)
+{
+	char buf[256] __attribute__((aligned(8)));	/* one small request */
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = ++c->seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, DOOMED_GROUP);
+	return mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
+
+/*
+ * Puts every device of ops that is to be deleted into DOOMED_GROUP: the
+ * requests all go out first and the acknowledgements are collected after,
+ * so a batch costs one wait, not one a device.  Returns how many joined
+ * (those already gone fail with ENODEV and do not count).
+ */
+static size_t
+doom_all(struct closer *c, const struct closer_op *ops, size_t n)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	const struct nlmsghdr *msg;
+	size_t sent = 0, acked = 0, joined = 0, i;
+	ssize_t got;
+	int len;
+
+	for (i = 0; i < n; i++) {
+		if (ops[i].kind == OP_DELETE &&
+		    doom_send(c, (unsigned)ops[i].value) == 0)
+			sent++;
+	}
+	while (acked < sent) {
+		/* A lost ack (ENOBUFS) or a silent kernel ends the wait. */
+		if ((got = mnl_socket_recvfrom(c->nl, buf, sizeof(buf))) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		len = (int)got;
+		for (msg = (const struct nlmsghdr *)(void *)buf;
+		    mnl_nlmsg_ok(msg, len); msg = mnl_nlmsg_next(msg, &len)) {
+			if (msg->nlmsg_type != NLMSG_ERROR)
+				continue;
+			acked++;
+			joined += ((const struct nlmsgerr *)
+			    mnl_nlmsg_get_payload(msg))->error == 0;
+		}
+	}
+	return joined;
+}
+
+/* Deletes every device of DOOMED_GROUP with one request. */
+static void
+delete_doomed(struct closer *c)
+{
+	char buf[256] __attribute__((aligned(8)));	/* one small request */
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_DELLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, DOOMED_GROUP);
+	request(c, nlh);
+}
+
+/* Takes the next operation: waiting for the first of a pass, not after. */
+static bool
+take(struct closer *c, struct closer_op *op, bool wait)
+{
+	struct pollfd pfd = { .fd = c->queue[0], .events = POLLIN };
+	ssize_t n;
+
+	if (!wait && poll(&pfd, 1, 0) != 1)
+		return false;
+	do {
+		n = read(c->queue[0], op, sizeof(*op));
+	} while (n < 0 && errno == EINTR);
+	return n == sizeof(*op);
+}
+
+/*
+ * Each pass takes what is queued: devices to delete go first, together,
+ * and the descriptors after, so that closing a device's last queue never
+ * does the teardown the deletion already did.
+ */
 static void *
 closer_run(void *arg)
 {
+	static struct closer_op ops[BATCH_MAX];
 	struct closer *c = arg;
-	int fd;
+	size_t n, i;
 
 	for (;;) {
-		ssize_t n = read(c->queue[0], &fd, sizeof(fd));
-
-		if (n == sizeof(fd))
-			close(fd);
-		else if (n == 0 || (n < 0 && errno != EINTR))
-			return NULL;
+		n = 0;
+		if (!take(c, &ops[n], true))
+			return NULL;	/* the write end closed: stop */
+		for (n = 1; n < BATCH_MAX && take(c, &ops[n], false); n++)
+			;
+		/* Groups of DOOM_MAX keep every ack within the socket's buffer. */
+		for (i = 0; c->nl != NULL && i < n; i += DOOM_MAX) {
+			if (doom_all(c, ops + i, n - i < DOOM_MAX ? n - i :
+			    DOOM_MAX) > 0)
+				delete_doomed(c);
+		}
+		for (i = 0; i < n; i++) {
+			if (ops[i].kind == OP_CLOSE)
+				close(ops[i].value);
+		}
 	}
 }
 
@@ -46,10 +211,26 @@ closer_start(struct closer **out)
 		free(c);
 		return r;
 	}
-	/* The loop must never wait on the pipe: full means close inline. */
+	/* The loop must never wait on the pipe: full means do it inline. */
 	if (fcntl(c->queue[1], F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
 		goto fail;
+	}
+	/* Without rtnetlink, deletions fall back to the caller. */
+	c->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (c->nl != NULL && mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(c->nl);
+		c->nl = NULL;
+	}
+	if (c->nl != NULL) {
+		struct timeval wait = { .tv_sec = 1 };
+		int one = 1;
+
+		/* Acks without the request echoed; and never wait forever. */
+		mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one,
+		    sizeof(one));
+		setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVTIMEO,
+		    &wait, sizeof(wait));
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -60,18 +241,36 @@ closer_start(struct closer **out)
 	*out = c;
 	return 0;
 fail:
+	if (c->nl != NULL)
+		mnl_socket_close(c->nl);
 	close(c->queue[0]);
 	close(c->queue[1]);
 	free(c);
 	return r;
 }
 
+/* Queues op; false if there is no room (or no closer). */
+static bool
+queue_op(struct closer *c, int kind, int value)
+{
+	struct closer_op op = { .kind = kind, .value = value };
+
+	return c != NULL &&
+	    write(c->queue[1], &op, sizeof(op)) == (ssize_t)sizeof(op);
+}
+
 void
 closer_close(struct closer *c, int fd)
 {
-	/* A write of an int to a pipe is atomic (PIPE_BUF). */
-	if (c == NULL || write(c->queue[1], &fd, sizeof(fd)) != sizeof(fd))
+	if (!queue_op(c, OP_CLOSE, fd))
 		close(fd);
+}
+
+bool
+closer_delete(struct closer *c, unsigned ifindex)
+{
+	return c != NULL && c->nl != NULL && ifindex <= INT32_MAX &&
+	    queue_op(c, OP_DELETE, (int)ifindex);
 }
 
 void
@@ -82,5 +281,7 @@ closer_stop(struct closer *c)
 	close(c->queue[1]);
 	pthread_join(c->thread, NULL);
 	close(c->queue[0]);
+	if (c->nl != NULL)
+		mnl_socket_close(c->nl);
 	free(c);
 }

@@ -92,6 +92,10 @@ linkwatch_delete(struct linkwatch *lw, unsigned ifindex)
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
+	/* The deletion waits for RCU in the kernel: on the closer's thread. */
+	if (closer_delete(lw->closer, ifindex))
+		return 0;
+
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_DELLINK;
 	/* No NLM_F_ACK: the kernel answers only a failure. */
