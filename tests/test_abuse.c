@@ -432,7 +432,7 @@ abuse_begin(struct abuse *a, const char *name, const char *config)
 	    warmup.stats->requests, warmup.stats->failures,
 	    warmup.stats->first_failure);
 	client_free(&warmup);
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 2000; i++) {	/* up to 20 s, as in abuse_end() */
 		if ((fds = testlib_count_fds(a->b.pid)) == a->fds_before)
 			break;
 		usleep(10 * 1000);
@@ -492,8 +492,12 @@ abuse_end(struct abuse *a)
 	    "%s: the broker died; its log:\n%s", a->name,
 	    testlib_read_file(a->b.log_path));
 
-	/* Closing is asynchronous: give the broker 2 s to let go. */
-	for (tries = 0; tries < 200; tries++) {
+	/*
+	 * Closing is asynchronous, and the kernel's teardown waits for the
+	 * rtnl lock, which other namespaces' cleanup can hold for seconds on
+	 * a busy machine: give the broker up to 20 s to let go.
+	 */
+	for (tries = 0; tries < 2000; tries++) {
 		fds = testlib_count_fds(a->b.pid);
 		rss = broker_rss_kb(a->b.pid);
 		extra_links(links, sizeof(links));
