@@ -52,7 +52,7 @@ typedef int (*key_parser)(struct parse_state *st,
 struct key_spec {
 	enum section_kind section;
 	const char *key;
-	key_parser parse;
+	key_parser parse;	/* for a list: called once for each word */
 	bool list;		/* an indented line continues its value */
 	size_t offset;		/* of an unsigned in broker_limits/policy_rule */
 	unsigned min, max;	/* for numbers */
@@ -452,55 +452,6 @@ add_bridge(struct parse_state *st, const struct key_spec *spec,
 	return 0;
 }
 
-static int
-parse_users(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_user);
-}
-
-static int
-parse_groups(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_group);
-}
-
-static int
-parse_device_types(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_device_type);
-}
-
-static int
-parse_names(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_name_pattern);
-}
-
-static int
-parse_addresses(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_address_range);
-}
-
-static int
-parse_routes(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_route_prefix);
-}
-
-static int
-parse_bridges(struct parse_state *st, const struct key_spec *spec,
-    const char *value)
-{
-	return parse_list(st, spec, value, add_bridge);
-}
-
 /* "A-B" or "N", within MTU_MIN..MTU_MAX, A <= B. */
 static int
 parse_mtu(struct parse_state *st, const struct key_spec *spec,
@@ -575,16 +526,16 @@ static const struct key_spec keys[] = {
 	LIMIT("devices-per-user", devices_per_user, 1, 65536),
 	LIMIT("idle-timeout", idle_timeout_s, 1, 86400),
 	LIMIT("message-size", message_size, TB_HEADER_SIZE, TB_MSG_MAX_SIZE),
-	RULE_LIST("users", parse_users),
-	RULE_LIST("groups", parse_groups),
-	RULE_LIST("device-types", parse_device_types),
-	RULE_LIST("names", parse_names),
-	RULE_LIST("addresses", parse_addresses),
-	RULE_LIST("routes", parse_routes),
+	RULE_LIST("users", add_user),
+	RULE_LIST("groups", add_group),
+	RULE_LIST("device-types", add_device_type),
+	RULE_LIST("names", add_name_pattern),
+	RULE_LIST("addresses", add_address_range),
+	RULE_LIST("routes", add_route_prefix),
 	RULE_VALUE("mtu", parse_mtu),
 	RULE_NUMBER("queues", max_queues, 1, 256),
 	RULE_VALUE("offload", parse_offload),
-	RULE_LIST("bridges", parse_bridges),
+	RULE_LIST("bridges", add_bridge),
 	RULE_VALUE("namespaces", parse_namespaces),
 	RULE_NUMBER("max-devices", max_devices, 1, 65536),
 };
@@ -620,6 +571,16 @@ section_label(struct parse_state *st, char *buf, size_t size)
 	}
 }
 
+/* Parses value for spec: a list word by word, anything else at once. */
+static int
+parse_value(struct parse_state *st, const struct key_spec *spec,
+    const char *value)
+{
+	if (spec->list)
+		return parse_list(st, spec, value, spec->parse);
+	return spec->parse(st, spec, value);
+}
+
 /* Gives key its value in the current section; 0 or a negative errno. */
 static int
 apply_key(struct parse_state *st, const char *key, const char *value)
@@ -634,7 +595,7 @@ apply_key(struct parse_state *st, const char *key, const char *value)
 		if (!spec->list)
 			return fail(st, "%s takes one value: \"%s\" is indented, "
 			    "so it would continue it", spec->key, value);
-		return spec->parse(st, spec, value);
+		return parse_value(st, spec, value);
 	}
 	if (st->section == SECTION_NONE)
 		return fail(st, "key \"%s\" is outside any section", key);
@@ -648,7 +609,7 @@ apply_key(struct parse_state *st, const char *key, const char *value)
 		    st->seen_line[i]);
 	st->seen_line[i] = st->line;
 	st->last_key = spec;
-	return spec->parse(st, spec, value);
+	return parse_value(st, spec, value);
 }
 
 /* inih calls this once for each key, and again for each continuation. */
