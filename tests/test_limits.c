@@ -33,22 +33,6 @@
 	"addresses = 198.18.0.0/15\n" \
 	"max-devices = 4\n"
 
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-strf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
 /* Fills b's paths under a fresh directory and writes its configuration. */
 static void
 broker_prepare(struct testlib_broker *b, const char *limits_lines)
@@ -58,10 +42,10 @@ broker_prepare(struct testlib_broker *b, const char *limits_lines)
 
 	memset(b, 0, sizeof(*b));
 	b->dir = testlib_mkdtemp();
-	b->socket_path = strf("%s/run/socket", b->dir);
-	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
-	b->log_path = strf("%s/broker.log", b->dir);
-	config = strf("[socket]\nmode = 0666\ngroup = %d\n[limits]\n%s"
+	b->socket_path = testlib_strf("%s/run/socket", b->dir);
+	b->config_path = testlib_strf("%s/tunbrokerd.conf", b->dir);
+	b->log_path = testlib_strf("%s/broker.log", b->dir);
+	config = testlib_strf("[socket]\nmode = 0666\ngroup = %d\n[limits]\n%s"
 	    RULE_FOR_NOBODY, TESTLIB_GID, limits_lines);
 	f = fopen(b->config_path, "we");
 	ck_assert_ptr_nonnull(f);

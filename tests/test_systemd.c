@@ -28,42 +28,16 @@
 
 #define SOCKET_ACTIVATE	"/usr/bin/systemd-socket-activate"
 
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-strf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Fills b's paths under a fresh directory; the rule lets uid 0 in. */
 static void
 broker_prepare(struct testlib_broker *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->dir = testlib_mkdtemp();
-	b->socket_path = strf("%s/socket", b->dir);
-	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
-	b->log_path = strf("%s/broker.log", b->dir);
-	write_file(b->config_path, "[rule root]\nusers = 0\n"
+	b->socket_path = testlib_strf("%s/socket", b->dir);
+	b->config_path = testlib_strf("%s/tunbrokerd.conf", b->dir);
+	b->log_path = testlib_strf("%s/broker.log", b->dir);
+	testlib_write_file(b->config_path, "[rule root]\nusers = 0\n"
 	    "addresses = 198.18.0.0/15\nmax-devices = 4\n");
 }
 
@@ -109,7 +83,7 @@ activate_start(struct testlib_broker *b, bool seqpacket)
 {
 	const char *daemon = getenv("TUNBROKERD");
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	char *listen = strf("--listen=%s", b->socket_path);
+	char *listen = testlib_strf("--listen=%s", b->socket_path);
 	int i;
 
 	ck_assert_ptr_nonnull(daemon);
@@ -270,7 +244,7 @@ START_TEST(notify_messages)
 
 	testlib_enter_netns();
 	broker_prepare(&b);
-	notify_path = strf("%s/notify", b.dir);
+	notify_path = testlib_strf("%s/notify", b.dir);
 	fd = notify_bind(notify_path);
 	/* WATCHDOG_PID must name the broker: the child about to exec it. */
 	ck_assert_int_eq(setenv("NOTIFY_SOCKET", notify_path, 1), 0);
@@ -460,9 +434,9 @@ START_TEST(journal_fields)
 	fd = notify_bind("/run/systemd/journal/socket");
 	broker_prepare(&b);
 	/* The broker's stderr is b.log_path: make it "the journal stream". */
-	write_file(b.log_path, "");
+	testlib_write_file(b.log_path, "");
 	ck_assert_int_eq(stat(b.log_path, &st), 0);
-	stream = strf("%llu:%llu", (unsigned long long)st.st_dev,
+	stream = testlib_strf("%llu:%llu", (unsigned long long)st.st_dev,
 	    (unsigned long long)st.st_ino);
 	ck_assert_int_eq(setenv("JOURNAL_STREAM", stream, 1), 0);
 	free(stream);
@@ -477,11 +451,11 @@ START_TEST(journal_fields)
 	ck_assert_int_eq(tunclient_request(conn, req, &lease), 0);
 	ck_assert_msg(journal_expect(fd, want_grant, 5, msg, sizeof(msg)),
 	    "no grant with its fields in the journal; last:\n%s", msg);
-	expect = strf("TUNBROKER_DEVICE=%s\n", tunclient_lease_name(lease));
+	expect = testlib_strf("TUNBROKER_DEVICE=%s\n", tunclient_lease_name(lease));
 	ck_assert_msg(strstr(msg, expect) != NULL, "no %s in:\n%s", expect,
 	    msg);
 	free(expect);
-	expect = strf("MESSAGE=grant uid=0 pid=%d create %s ", (int)getpid(),
+	expect = testlib_strf("MESSAGE=grant uid=0 pid=%d create %s ", (int)getpid(),
 	    tunclient_lease_name(lease));
 	ck_assert_msg(strstr(msg, expect) != NULL, "no %s in:\n%s", expect,
 	    msg);

@@ -235,10 +235,8 @@ testlib_read_file(const char *path)
 	return buf;
 }
 
-/* Formats a newly allocated string. */
-__attribute__((format(printf, 1, 2)))
-static char *
-strf(const char *fmt, ...)
+char *
+testlib_strf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -251,13 +249,13 @@ strf(const char *fmt, ...)
 	return s;
 }
 
-static void
-write_file(const char *path, const char *text)
+void
+testlib_write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "we");
 
 	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fputs(text, f);
+	ck_assert_int_ge(fputs(text, f), 0);
 	ck_assert_int_eq(fclose(f), 0);
 }
 
@@ -342,20 +340,20 @@ testlib_broker_start(struct testlib_broker *b, const char *access_lines)
 
 	memset(b, 0, sizeof(*b));
 	b->dir = testlib_mkdtemp();
-	b->socket_path = strf("%s/run/socket", b->dir);
-	b->config_path = strf("%s/tunbrokerd.conf", b->dir);
-	b->log_path = strf("%s/broker.log", b->dir);
+	b->socket_path = testlib_strf("%s/run/socket", b->dir);
+	b->config_path = testlib_strf("%s/tunbrokerd.conf", b->dir);
+	b->log_path = testlib_strf("%s/broker.log", b->dir);
 	/*
 	 * access_lines say whom the rule matches; it allows the test ranges.
 	 * Quotas are far from reach: a device counts until the kernel has
 	 * torn it down, which a loaded machine can delay by many requests.
 	 * The quota tests write their own.
 	 */
-	config = strf("[socket]\nmode = 0666\ngroup = %d\n\n"
+	config = testlib_strf("[socket]\nmode = 0666\ngroup = %d\n\n"
 	    "[limits]\ndevices-per-user = 4096\n\n[rule test]\n%s\n"
 	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmax-devices = 4096\n",
 	    TESTLIB_GID, access_lines);
-	write_file(b->config_path, config);
+	testlib_write_file(b->config_path, config);
 	free(config);
 	if (!testlib_broker_launch(b, &status))
 		ck_abort_msg("tunbrokerd exited (status 0x%x) instead of "

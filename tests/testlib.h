@@ -99,6 +99,12 @@ uint16_t testlib_inet_checksum(const void *data, size_t len);
 size_t testlib_udp4_packet(uint8_t *buf, const char *src, uint16_t sport,
     const char *dst, uint16_t dport, const void *payload, size_t len);
 
+/* A newly allocated string, printf-style; fails the test if out of memory. */
+char *testlib_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes text to path, replacing it; fails the test on any error. */
+void testlib_write_file(const char *path, const char *text);
+
 /* The text of a file, NUL-terminated (caller frees), or NULL. */
 char *testlib_read_file(const char *path);
 
