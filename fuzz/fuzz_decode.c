@@ -301,7 +301,7 @@ fuzz_leases(const struct tb_msg *msg)
 	for (i = 0; i < n; i++)
 		check(leases[i].name[0] != '\0' &&
 		    memchr(leases[i].name, '\0', TB_IFNAME_MAX) != NULL);
-	reparse(&b, tb_encode_leases(&b, msg->hdr.seq, leases, n), 0, &msg2);
+	reparse(&b, tb_encode_leases(&b, msg->hdr.seq, leases, n, tb_msg_u32(msg, TB_ATTR_CURSOR)), 0, &msg2);
 	check(tb_decode_leases(&msg2, again, TB_MAX_LEASES, &n2, &err) == 0);
 	check(n2 == n);
 	for (i = 0; i < n; i++)

@@ -1032,7 +1032,7 @@ START_TEST(test_roundtrip_leases_and_release)
 	struct tb_msg msg;
 	size_t n;
 
-	ck_assert_int_eq(tb_encode_leases(&b, 4, in, 3), 0);
+	ck_assert_int_eq(tb_encode_leases(&b, 4, in, 3, 0), 0);
 	assert_encoded(&b, TB_MSG_LEASES, 4);
 	parse_ok(&msg, b.buf, b.len, 0);
 	ck_assert_uint_eq(msg.count[TB_ATTR_LEASE], 3);
@@ -1042,10 +1042,10 @@ START_TEST(test_roundtrip_leases_and_release)
 	tb_builder_release(&b);
 
 	/* No lease at all is a LEASES without attributes. */
-	ck_assert_int_eq(tb_encode_leases(&b, 5, NULL, 0), 0);
+	ck_assert_int_eq(tb_encode_leases(&b, 5, NULL, 0, 0), 0);
 	ck_assert_uint_eq(b.len, TB_HEADER_SIZE);
 	tb_builder_release(&b);
-	ck_assert_int_eq(tb_encode_leases(&b, 5, in, TB_MAX_LEASES + 1),
+	ck_assert_int_eq(tb_encode_leases(&b, 5, in, TB_MAX_LEASES + 1, 0),
 	    -E2BIG);
 
 	ck_assert_int_eq(tb_encode_release(&b, TB_MSG_RELEASE, 6, "tun0"), 0);

@@ -93,6 +93,12 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 		return tb_error_set(err, -EOPNOTSUPP,
 		    "device-type %u: only TUN devices are served so far",
 		    req->device_type);
+	if (req->has_mac || req->nroutes > 0 || req->bridge[0] != '\0' ||
+	    req->queues != 0 || req->vnet_hdr != 0 || req->offload != 0 ||
+	    req->txqueuelen != 0 || req->has_netns || req->auto_inet ||
+	    req->auto_inet6)
+		return tb_error_set(err, -EOPNOTSUPP,
+		    "this broker does not serve device options yet");
 	if (req->mtu != 0 && (req->mtu < MTU_MIN || req->mtu > MTU_MAX))
 		return tb_error_set(err, -EINVAL,
 		    "mtu %u is outside %u to %u", req->mtu, MTU_MIN, MTU_MAX);
@@ -194,7 +200,7 @@ create_device(struct broker *b, const struct peer_identity *who,
 
 static void
 handle_create(struct broker *b, const struct peer_identity *who,
-    const struct tb_msg *msg, struct reply *reply)
+    const struct tb_msg *msg, const int *fds, struct reply *reply)
 {
 	char addrs[512];
 	struct tb_create_request req = { .device_type = 0 };
@@ -202,6 +208,7 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	struct tb_error err = { 0 };
 	int fd = -1, r;
 
+	(void)fds;
 	if ((r = tb_decode_create(msg, &req, &err)) == 0)
 		r = create_device(b, who, &req, &rep, &fd, &err);
 	if (r != 0) {
@@ -271,7 +278,7 @@ handle_list(struct broker *b, const struct peer_identity *who,
 		snprintf(out[n].name, sizeof(out[n].name), "%s", l->name);
 		n++;
 	}
-	if (tb_encode_leases(&reply->msg, msg->hdr.seq, out, n) != 0)
+	if (tb_encode_leases(&reply->msg, msg->hdr.seq, out, n, 0) != 0)
 		reply->close_connection = true;
 	free(out);
 }
@@ -317,7 +324,7 @@ handle_release(struct broker *b, const struct peer_identity *who,
 
 void
 dispatch_message(struct broker *b, const struct peer_identity *who,
-    const struct tb_msg *msg, struct reply *reply)
+    const struct tb_msg *msg, const int *fds, struct reply *reply)
 {
 	struct tb_error err;
 
@@ -334,7 +341,7 @@ dispatch_message(struct broker *b, const struct peer_identity *who,
 		handle_status(msg, reply);
 		break;
 	case TB_MSG_CREATE:
-		handle_create(b, who, msg, reply);
+		handle_create(b, who, msg, fds, reply);
 		break;
 	case TB_MSG_LIST:
 		handle_list(b, who, msg, reply);

@@ -30,18 +30,19 @@ struct broker {
  */
 struct reply {
 	struct tb_builder msg;		/* buf is NULL if none could be built */
-	int fds[1];
+	int fds[TB_MAX_QUEUES];
 	size_t nfds;
 	struct closer *closer;		/* closes fds off the loop */
 	bool close_connection;		/* drop the client after sending */
 };
 
 /*
- * Answers msg, which tb_msg_parse() accepted, from the client who.  Logs
- * one line per grant and per refusal.
+ * Answers msg, which tb_msg_parse() accepted, from the client who; fds
+ * are the msg->nfds descriptors that came with it, borrowed (the caller
+ * closes them).  Logs one line per grant and per refusal.
  */
 void dispatch_message(struct broker *b, const struct peer_identity *who,
-    const struct tb_msg *msg, struct reply *reply);
+    const struct tb_msg *msg, const int *fds, struct reply *reply);
 
 /*
  * The reply to a message that failed to parse with err: an ERROR that

@@ -228,7 +228,7 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 	} else if (tb_msg_parse(&msg, s->buf, (size_t)n, nfds, &err) != 0) {
 		dispatch_malformed(&p->who, &msg, &err, &reply);
 	} else {
-		dispatch_message(s->broker, &p->who, &msg, &reply);
+		dispatch_message(s->broker, &p->who, &msg, fds, &reply);
 	}
 	/* Requests carry no descriptors we keep. */
 	tb_close_fds(fds, nfds);

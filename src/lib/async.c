@@ -448,7 +448,18 @@ async_on_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/*
+	 * A callback may free conn, which then sets freed and is gone; the
+	 * pointer to our local never outlives this function.
+	 */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 	conn->freed = &freed;
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
 	for (i = 0; i < ASYNC_READ_BUDGET && conn->npending > 0; i++) {
 		if (!async_receive_one(conn, &freed) || freed)
 			break;

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 #include "codec.h"
@@ -13,6 +14,9 @@ enum attr_kind {
 	KIND_STRING,
 	KIND_ADDR,
 	KIND_LEASE,
+	KIND_MAC,
+	KIND_ROUTE,
+	KIND_NETNS,
 };
 
 static const struct attr_info {
@@ -33,6 +37,16 @@ static const struct attr_info {
 	[TB_ATTR_IFINDEX] = { "ifindex", KIND_U32, 0 },
 	[TB_ATTR_FD_COUNT] = { "fd-count", KIND_U32, 0 },
 	[TB_ATTR_LEASE] = { "lease", KIND_LEASE, 0 },
+	[TB_ATTR_MAC] = { "mac", KIND_MAC, 0 },
+	[TB_ATTR_ROUTE] = { "route", KIND_ROUTE, 0 },
+	[TB_ATTR_BRIDGE] = { "bridge", KIND_STRING, TB_IFNAME_MAX },
+	[TB_ATTR_QUEUES] = { "queues", KIND_U32, 0 },
+	[TB_ATTR_VNET_HDR] = { "vnet-hdr", KIND_U32, 0 },
+	[TB_ATTR_OFFLOAD] = { "offload", KIND_U32, 0 },
+	[TB_ATTR_TXQUEUELEN] = { "txqueuelen", KIND_U32, 0 },
+	[TB_ATTR_NETNS] = { "netns", KIND_NETNS, 0 },
+	[TB_ATTR_AUTO_ADDRESS] = { "auto-address", KIND_U32, 0 },
+	[TB_ATTR_CURSOR] = { "cursor", KIND_U32, 0 },
 };
 
 /* How a message type may use an attribute. */
@@ -45,43 +59,65 @@ enum {
 static const struct msg_rules {
 	const char *name;
 	uint8_t max_fds;
+	uint16_t fd_attr;	/* if set, fds only come with this attribute */
 	uint16_t max_repeat;	/* for REPEATABLE attributes */
 	uint8_t attrs[TB_ATTR_TYPE_MAX + 1];
 } msg_rules[TB_MSG_TYPE_MAX + 1] = {
-	[TB_MSG_PING] = { "PING", 0, 0, { 0 } },
-	[TB_MSG_STATUS] = { "STATUS", 0, 0, { 0 } },
-	[TB_MSG_CREATE] = { "CREATE", 0, TB_MAX_ADDRESSES, {
+	[TB_MSG_PING] = { "PING", 0, 0, 0, { 0 } },
+	[TB_MSG_STATUS] = { "STATUS", 0, 0, 0, { 0 } },
+	[TB_MSG_CREATE] = { "CREATE", 1, TB_ATTR_NETNS, TB_MAX_ADDRESSES, {
 		[TB_ATTR_DEVICE_TYPE] = ALLOWED,
 		[TB_ATTR_IFNAME] = ALLOWED,
 		[TB_ATTR_ADDRESS] = ALLOWED | REPEATABLE,
 		[TB_ATTR_PEER] = ALLOWED,
 		[TB_ATTR_MTU] = ALLOWED,
+		[TB_ATTR_MAC] = ALLOWED,
+		[TB_ATTR_ROUTE] = ALLOWED | REPEATABLE,
+		[TB_ATTR_BRIDGE] = ALLOWED,
+		[TB_ATTR_QUEUES] = ALLOWED,
+		[TB_ATTR_VNET_HDR] = ALLOWED,
+		[TB_ATTR_OFFLOAD] = ALLOWED,
+		[TB_ATTR_TXQUEUELEN] = ALLOWED,
+		[TB_ATTR_NETNS] = ALLOWED,
+		[TB_ATTR_AUTO_ADDRESS] = ALLOWED | REPEATABLE,
 	} },
-	[TB_MSG_LIST] = { "LIST", 0, 0, { 0 } },
-	[TB_MSG_RELEASE] = { "RELEASE", 0, 0, {
+	[TB_MSG_LIST] = { "LIST", 0, 0, 0, {
+		[TB_ATTR_CURSOR] = ALLOWED,
+	} },
+	[TB_MSG_RELEASE] = { "RELEASE", 0, 0, 0, {
 		[TB_ATTR_IFNAME] = ALLOWED | REQUIRED,
 	} },
-	[TB_MSG_ERROR] = { "ERROR", 0, 0, {
+	[TB_MSG_ERROR] = { "ERROR", 0, 0, 0, {
 		[TB_ATTR_ERRNO] = ALLOWED | REQUIRED,
 		[TB_ATTR_ERROR_TEXT] = ALLOWED | REQUIRED,
 	} },
-	[TB_MSG_PONG] = { "PONG", 0, 0, { 0 } },
-	[TB_MSG_STATUS_REPLY] = { "STATUS_REPLY", 0, 0, {
+	[TB_MSG_PONG] = { "PONG", 0, 0, 0, { 0 } },
+	[TB_MSG_STATUS_REPLY] = { "STATUS_REPLY", 0, 0, 0, {
 		[TB_ATTR_BROKER_VERSION] = ALLOWED | REQUIRED,
 		[TB_ATTR_PROTO_VERSION] = ALLOWED | REQUIRED,
 	} },
-	[TB_MSG_CREATED] = { "CREATED", TB_MSG_MAX_FDS, TB_MAX_ADDRESSES, {
+	[TB_MSG_CREATED] = { "CREATED", TB_MSG_MAX_FDS, 0, TB_MAX_ADDRESSES, {
 		[TB_ATTR_IFNAME] = ALLOWED | REQUIRED,
 		[TB_ATTR_IFINDEX] = ALLOWED | REQUIRED,
 		[TB_ATTR_MTU] = ALLOWED | REQUIRED,
 		[TB_ATTR_ADDRESS] = ALLOWED | REPEATABLE,
 		[TB_ATTR_PEER] = ALLOWED,
 		[TB_ATTR_FD_COUNT] = ALLOWED | REQUIRED,
+		[TB_ATTR_DEVICE_TYPE] = ALLOWED,
+		[TB_ATTR_MAC] = ALLOWED,
+		[TB_ATTR_ROUTE] = ALLOWED | REPEATABLE,
+		[TB_ATTR_BRIDGE] = ALLOWED,
+		[TB_ATTR_QUEUES] = ALLOWED,
+		[TB_ATTR_VNET_HDR] = ALLOWED,
+		[TB_ATTR_OFFLOAD] = ALLOWED,
+		[TB_ATTR_TXQUEUELEN] = ALLOWED,
+		[TB_ATTR_NETNS] = ALLOWED,
 	} },
-	[TB_MSG_LEASES] = { "LEASES", 0, TB_MAX_LEASES, {
+	[TB_MSG_LEASES] = { "LEASES", 0, 0, TB_MAX_LEASES, {
 		[TB_ATTR_LEASE] = ALLOWED | REPEATABLE,
+		[TB_ATTR_CURSOR] = ALLOWED,
 	} },
-	[TB_MSG_RELEASED] = { "RELEASED", 0, 0, {
+	[TB_MSG_RELEASED] = { "RELEASED", 0, 0, 0, {
 		[TB_ATTR_IFNAME] = ALLOWED | REQUIRED,
 	} },
 };
@@ -247,15 +283,48 @@ check_lease(const char *name, uint16_t type, const uint8_t *payload,
 	return 0;
 }
 
+/* Says err when an attribute's payload is not exactly want bytes. */
+static int
+check_size(const char *name, uint16_t type, size_t len, size_t want,
+    struct tb_error *err)
+{
+	if (len == want)
+		return 0;
+	return reject(err, -EBADMSG, TB_DECODE_ATTR_SIZE,
+	    "attribute %s (%u) has %zu bytes, not %zu", name, type, len, want);
+}
+
 /* Checks one attribute's payload against what its type must hold. */
 static int
 check_attr_payload(const struct attr_info *info, uint16_t type,
     const uint8_t *payload, size_t len, struct tb_error *err)
 {
 	const char *name = info->name;
+	struct tb_route route;
+	struct tb_netns netns;
 	struct tb_addr addr;
+	int r;
 
 	switch (info->kind) {
+	case KIND_MAC:
+		return check_size(name, type, len, TB_MAC_LEN, err);
+	case KIND_ROUTE:
+		if ((r = check_size(name, type, len, sizeof(route), err)) != 0)
+			return r;
+		memcpy(&route, payload, sizeof(route));
+		if (tb_addr_validate(&route.dst) != 0)
+			return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+			    "attribute %s holds an invalid prefix (family %u, prefix length %u)",
+			    name, route.dst.family, route.dst.prefixlen);
+		return 0;
+	case KIND_NETNS:
+		if ((r = check_size(name, type, len, sizeof(netns), err)) != 0)
+			return r;
+		memcpy(&netns, payload, sizeof(netns));
+		if (netns.reserved != 0)
+			return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+			    "attribute %s has non-zero reserved bytes", name);
+		return 0;
 	case KIND_U32:
 	case KIND_I32:
 		if (len != 4)
@@ -405,6 +474,10 @@ tb_msg_parse(struct tb_msg *msg, const void *buf, size_t len, size_t nfds,
 			    "a %s message needs attribute %s (%zu)",
 			    rules->name, attr_infos[type].name, type);
 	}
+	if (rules->fd_attr != 0 && msg->count[rules->fd_attr] == 0 && nfds > 0)
+		return reject(err, -EBADMSG, TB_DECODE_UNEXPECTED_FDS,
+		    "a %s message came with %zu descriptors but no %s attribute",
+		    rules->name, nfds, attr_infos[rules->fd_attr].name);
 	if (nfds > rules->max_fds)
 		return reject(err, -EBADMSG, TB_DECODE_UNEXPECTED_FDS,
 		    "a %s message came with %zu descriptors; at most %u are allowed",
@@ -523,6 +596,28 @@ tb_encode_simple(struct tb_builder *b, uint8_t type, uint32_t seq)
 	return r != 0 ? r : finish(b);
 }
 
+/* The options CREATE asks for and CREATED reports in the same form. */
+static void
+put_device_options(struct tb_builder *b, const struct tb_route *routes,
+    size_t nroutes, const char *bridge, uint32_t queues, uint32_t vnet_hdr,
+    uint32_t offload, uint32_t txqueuelen)
+{
+	size_t i;
+
+	for (i = 0; i < nroutes; i++)
+		tb_builder_put(b, TB_ATTR_ROUTE, &routes[i], sizeof(routes[i]));
+	if (bridge[0] != '\0')
+		tb_builder_put_string(b, TB_ATTR_BRIDGE, bridge);
+	if (queues != 0)
+		tb_builder_put_u32(b, TB_ATTR_QUEUES, queues);
+	if (vnet_hdr != 0)
+		tb_builder_put_u32(b, TB_ATTR_VNET_HDR, vnet_hdr);
+	if (offload != 0)
+		tb_builder_put_u32(b, TB_ATTR_OFFLOAD, offload);
+	if (txqueuelen != 0)
+		tb_builder_put_u32(b, TB_ATTR_TXQUEUELEN, txqueuelen);
+}
+
 int
 tb_encode_create(struct tb_builder *b, uint32_t seq,
     const struct tb_create_request *req)
@@ -530,7 +625,7 @@ tb_encode_create(struct tb_builder *b, uint32_t seq,
 	size_t i;
 	int r;
 
-	if (req->naddrs > TB_MAX_ADDRESSES) {
+	if (req->naddrs > TB_MAX_ADDRESSES || req->nroutes > TB_MAX_ROUTES) {
 		memset(b, 0, sizeof(*b));
 		return -EINVAL;
 	}
@@ -546,6 +641,19 @@ tb_encode_create(struct tb_builder *b, uint32_t seq,
 		tb_builder_put_addr(b, TB_ATTR_PEER, &req->peer);
 	if (req->mtu != 0)
 		tb_builder_put_u32(b, TB_ATTR_MTU, req->mtu);
+	if (req->has_mac)
+		tb_builder_put(b, TB_ATTR_MAC, req->mac, TB_MAC_LEN);
+	put_device_options(b, req->routes, req->nroutes, req->bridge,
+	    req->queues, req->vnet_hdr, req->offload, req->txqueuelen);
+	if (req->has_netns) {
+		struct tb_netns ns = { .fd_index = 0 };
+
+		tb_builder_put(b, TB_ATTR_NETNS, &ns, sizeof(ns));
+	}
+	if (req->auto_inet)
+		tb_builder_put_u32(b, TB_ATTR_AUTO_ADDRESS, AF_INET);
+	if (req->auto_inet6)
+		tb_builder_put_u32(b, TB_ATTR_AUTO_ADDRESS, AF_INET6);
 	return finish(b);
 }
 
@@ -556,7 +664,7 @@ tb_encode_created(struct tb_builder *b, uint32_t seq,
 	size_t i;
 	int r;
 
-	if (rep->naddrs > TB_MAX_ADDRESSES) {
+	if (rep->naddrs > TB_MAX_ADDRESSES || rep->nroutes > TB_MAX_ROUTES) {
 		memset(b, 0, sizeof(*b));
 		return -EINVAL;
 	}
@@ -570,6 +678,15 @@ tb_encode_created(struct tb_builder *b, uint32_t seq,
 	if (rep->has_peer)
 		tb_builder_put_addr(b, TB_ATTR_PEER, &rep->peer);
 	tb_builder_put_u32(b, TB_ATTR_FD_COUNT, rep->fd_count);
+	if (rep->device_type != 0)
+		tb_builder_put_u32(b, TB_ATTR_DEVICE_TYPE, rep->device_type);
+	if (rep->has_mac)
+		tb_builder_put(b, TB_ATTR_MAC, rep->mac, TB_MAC_LEN);
+	put_device_options(b, rep->routes, rep->nroutes, rep->bridge,
+	    rep->queues, rep->vnet_hdr, rep->offload, rep->txqueuelen);
+	if (rep->has_netns)
+		tb_builder_put(b, TB_ATTR_NETNS, &rep->netns,
+		    sizeof(rep->netns));
 	return finish(b);
 }
 
@@ -609,6 +726,77 @@ expect_type(const struct tb_msg *msg, uint8_t type, struct tb_error *err)
 	    tb_msg_type_name(msg->hdr.type), msg->hdr.type);
 }
 
+/* Reads the options shared by CREATE and CREATED, checking their values. */
+static int
+get_device_options(const struct tb_msg *msg, struct tb_route *routes,
+    size_t *nroutes, char bridge[TB_IFNAME_MAX], uint32_t *queues,
+    uint32_t *vnet_hdr, uint32_t *offload, uint32_t *txqueuelen,
+    struct tb_error *err)
+{
+	const struct tb_attr *a = NULL;
+
+	*nroutes = 0;
+	while ((a = tb_msg_next(msg, TB_ATTR_ROUTE, a)) != NULL) {
+		if (*nroutes == TB_MAX_ROUTES)
+			return reject(err, -E2BIG, TB_DECODE_BAD_VALUE,
+			    "more than %d route attributes", TB_MAX_ROUTES);
+		memcpy(&routes[(*nroutes)++], attr_payload(a),
+		    sizeof(routes[0]));
+	}
+	copy_string(bridge, TB_IFNAME_MAX, tb_msg_string(msg, TB_ATTR_BRIDGE));
+	if (tb_msg_has(msg, TB_ATTR_BRIDGE) && bridge[0] == '\0')
+		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+		    "bridge is empty");
+	*queues = tb_msg_u32(msg, TB_ATTR_QUEUES);
+	if (tb_msg_has(msg, TB_ATTR_QUEUES) &&
+	    (*queues == 0 || *queues > TB_MAX_QUEUES))
+		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+		    "queues %u is outside 1 to %d", *queues, TB_MAX_QUEUES);
+	*vnet_hdr = tb_msg_u32(msg, TB_ATTR_VNET_HDR);
+	if (tb_msg_has(msg, TB_ATTR_VNET_HDR) &&
+	    *vnet_hdr != TB_VNET_HDR_SIZE && *vnet_hdr != TB_VNET_HDR_SIZE_MRG)
+		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+		    "vnet-hdr %u is neither %d nor %d", *vnet_hdr,
+		    TB_VNET_HDR_SIZE, TB_VNET_HDR_SIZE_MRG);
+	*offload = tb_msg_u32(msg, TB_ATTR_OFFLOAD);
+	if ((*offload & ~TB_OFFLOAD_ALL) != 0)
+		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+		    "offload 0x%x has unknown bits 0x%x", *offload,
+		    *offload & ~TB_OFFLOAD_ALL);
+	*txqueuelen = tb_msg_u32(msg, TB_ATTR_TXQUEUELEN);
+	if (tb_msg_has(msg, TB_ATTR_TXQUEUELEN) && *txqueuelen == 0)
+		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+		    "txqueuelen 0 is not a queue length");
+	return 0;
+}
+
+/* auto-address: each of AF_INET and AF_INET6 at most once. */
+static int
+get_auto_addresses(const struct tb_msg *msg, struct tb_create_request *req,
+    struct tb_error *err)
+{
+	const struct tb_attr *a = NULL;
+	uint32_t family;
+	bool *seen;
+
+	while ((a = tb_msg_next(msg, TB_ATTR_AUTO_ADDRESS, a)) != NULL) {
+		memcpy(&family, attr_payload(a), sizeof(family));
+		if (family == AF_INET)
+			seen = &req->auto_inet;
+		else if (family == AF_INET6)
+			seen = &req->auto_inet6;
+		else
+			return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+			    "auto-address family %u is neither AF_INET (%d) nor AF_INET6 (%d)",
+			    family, AF_INET, AF_INET6);
+		if (*seen)
+			return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+			    "auto-address family %u is given twice", family);
+		*seen = true;
+	}
+	return 0;
+}
+
 int
 tb_decode_create(const struct tb_msg *msg, struct tb_create_request *req,
     struct tb_error *err)
@@ -641,6 +829,27 @@ tb_decode_create(const struct tb_msg *msg, struct tb_create_request *req,
 	if (tb_msg_has(msg, TB_ATTR_MTU) && req->mtu == 0)
 		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
 		    "mtu 0 is not a valid MTU");
+	if ((req->has_mac = tb_msg_has(msg, TB_ATTR_MAC)))
+		memcpy(req->mac, attr_payload(msg->first[TB_ATTR_MAC]),
+		    TB_MAC_LEN);
+	if ((r = get_device_options(msg, req->routes, &req->nroutes,
+	    req->bridge, &req->queues, &req->vnet_hdr, &req->offload,
+	    &req->txqueuelen, err)) != 0)
+		return r;
+	if ((r = get_auto_addresses(msg, req, err)) != 0)
+		return r;
+	if ((req->has_netns = tb_msg_has(msg, TB_ATTR_NETNS))) {
+		struct tb_netns ns;
+
+		memcpy(&ns, attr_payload(msg->first[TB_ATTR_NETNS]),
+		    sizeof(ns));
+		if (ns.fd_index != 0 || ns.dev != 0 || ns.ino != 0)
+			return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+			    "netns must name descriptor 0 and no dev or ino");
+		if (msg->nfds != 1)
+			return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
+			    "netns needs the namespace's descriptor with the message");
+	}
 	return 0;
 }
 
@@ -663,6 +872,17 @@ tb_decode_created(const struct tb_msg *msg, struct tb_created_reply *rep,
 		rep->has_peer = true;
 	}
 	rep->fd_count = tb_msg_u32(msg, TB_ATTR_FD_COUNT);
+	rep->device_type = tb_msg_u32(msg, TB_ATTR_DEVICE_TYPE);
+	if ((rep->has_mac = tb_msg_has(msg, TB_ATTR_MAC)))
+		memcpy(rep->mac, attr_payload(msg->first[TB_ATTR_MAC]),
+		    TB_MAC_LEN);
+	if ((r = get_device_options(msg, rep->routes, &rep->nroutes,
+	    rep->bridge, &rep->queues, &rep->vnet_hdr, &rep->offload,
+	    &rep->txqueuelen, err)) != 0)
+		return r;
+	if ((rep->has_netns = tb_msg_has(msg, TB_ATTR_NETNS)))
+		memcpy(&rep->netns, attr_payload(msg->first[TB_ATTR_NETNS]),
+		    sizeof(rep->netns));
 	if (rep->fd_count != msg->nfds)
 		return reject(err, -EBADMSG, TB_DECODE_BAD_VALUE,
 		    "reply announces %u descriptors but carried %zu",
@@ -718,7 +938,7 @@ tb_encode_release(struct tb_builder *b, uint8_t type, uint32_t seq,
 
 int
 tb_encode_leases(struct tb_builder *b, uint32_t seq,
-    const struct tb_lease *leases, size_t n)
+    const struct tb_lease *leases, size_t n, uint32_t cursor)
 {
 	struct tb_lease one;
 	size_t i;
@@ -738,6 +958,8 @@ tb_encode_leases(struct tb_builder *b, uint32_t seq,
 		copy_string(one.name, sizeof(one.name), leases[i].name);
 		tb_builder_put(b, TB_ATTR_LEASE, &one, sizeof(one));
 	}
+	if (cursor != 0)
+		tb_builder_put_u32(b, TB_ATTR_CURSOR, cursor);
 	return finish(b);
 }
 

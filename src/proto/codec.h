@@ -106,6 +106,18 @@ struct tb_create_request {
 	struct tb_addr peer;
 	bool has_peer;
 	uint32_t mtu;			/* 0: the kernel's default */
+	uint8_t mac[TB_MAC_LEN];	/* a TAP's address, when has_mac */
+	bool has_mac;
+	struct tb_route routes[TB_MAX_ROUTES];
+	size_t nroutes;
+	char bridge[TB_IFNAME_MAX];	/* "": none */
+	uint32_t queues;		/* 0: single-queue; N: multi-queue */
+	uint32_t vnet_hdr;		/* 0: none; else the header size */
+	uint32_t offload;		/* TB_OFFLOAD_* */
+	uint32_t txqueuelen;		/* 0: the kernel's default */
+	bool has_netns;			/* the message's descriptor 0 */
+	bool auto_inet;			/* a pool subnet of each family */
+	bool auto_inet6;
 };
 
 struct tb_created_reply {
@@ -117,6 +129,18 @@ struct tb_created_reply {
 	struct tb_addr peer;
 	bool has_peer;
 	uint32_t fd_count;
+	uint32_t device_type;		/* 0 from a broker that does not say */
+	uint8_t mac[TB_MAC_LEN];
+	bool has_mac;
+	struct tb_route routes[TB_MAX_ROUTES];
+	size_t nroutes;
+	char bridge[TB_IFNAME_MAX];
+	uint32_t queues;		/* 0: single-queue */
+	uint32_t vnet_hdr;
+	uint32_t offload;
+	uint32_t txqueuelen;
+	bool has_netns;			/* it lives in the namespace netns */
+	struct tb_netns netns;
 };
 
 struct tb_status_reply {
@@ -152,9 +176,12 @@ int tb_decode_error(const struct tb_msg *msg, struct tb_error *out);
 int tb_encode_release(struct tb_builder *b, uint8_t type, uint32_t seq,
     const char *name);
 
-/* LEASES with n leases (at most TB_MAX_LEASES, else -E2BIG). */
+/*
+ * LEASES with n leases (at most TB_MAX_LEASES, else -E2BIG); a non-zero
+ * cursor says more follow after that ifindex.
+ */
 int tb_encode_leases(struct tb_builder *b, uint32_t seq,
-    const struct tb_lease *leases, size_t n);
+    const struct tb_lease *leases, size_t n, uint32_t cursor);
 
 /* The name a RELEASE or RELEASED carries; -EINVAL if it is empty. */
 int tb_decode_release(const struct tb_msg *msg, char name[TB_IFNAME_MAX],

@@ -25,6 +25,7 @@
 #define TB_ERROR_TEXT_MAX	512	/* an error sentence, NUL included */
 #define TB_VERSION_TEXT_MAX	64	/* a version string, NUL included */
 #define TB_MAX_LEASES		2048	/* lease attributes in one LEASES */
+#define TB_MAC_LEN		6	/* an Ethernet address */
 
 /*
  * Fixed header.  length is the whole message, header included, and must
@@ -94,14 +95,44 @@ enum tb_attr_type {
 	TB_ATTR_IFINDEX = 10,		/* u32 */
 	TB_ATTR_FD_COUNT = 11,		/* u32: descriptors riding with this reply */
 	TB_ATTR_LEASE = 12,		/* struct tb_lease, repeatable */
+	TB_ATTR_MAC = 13,		/* 6 bytes: a TAP's Ethernet address */
+	TB_ATTR_ROUTE = 14,		/* struct tb_route, repeatable */
+	TB_ATTR_BRIDGE = 15,		/* string: the bridge a TAP joins */
+	TB_ATTR_QUEUES = 16,		/* u32: queues, one fd each */
+	TB_ATTR_VNET_HDR = 17,		/* u32: virtio-net header size */
+	TB_ATTR_OFFLOAD = 18,		/* u32: TB_OFFLOAD_* bits */
+	TB_ATTR_TXQUEUELEN = 19,	/* u32: transmit queue length */
+	TB_ATTR_NETNS = 20,		/* struct tb_netns */
+	TB_ATTR_AUTO_ADDRESS = 21,	/* u32: a family to take a pool subnet of */
+	TB_ATTR_CURSOR = 22,		/* u32: LIST after this ifindex; LEASES: more */
 };
 
-#define TB_ATTR_TYPE_MAX	12
+#define TB_ATTR_TYPE_MAX	22
 
 enum tb_device_type {
 	TB_DEVICE_TUN = 1,
-	TB_DEVICE_TAP = 2,	/* reserved: not served by protocol version 1 yet */
+	TB_DEVICE_TAP = 2,
 };
+
+/* Most queues (and so descriptors) one device may have. */
+#define TB_MAX_QUEUES		16
+#define TB_MAX_ROUTES		64	/* routes in one CREATE */
+
+/* Virtio-net header sizes: struct virtio_net_hdr, and with num_buffers. */
+#define TB_VNET_HDR_SIZE	10
+#define TB_VNET_HDR_SIZE_MRG	12
+
+/* Offloads a device with a virtio-net header may be given (TUNSETOFFLOAD). */
+enum tb_offload {
+	TB_OFFLOAD_CSUM = 1u << 0,	/* the client may send partial checksums */
+	TB_OFFLOAD_TSO4 = 1u << 1,
+	TB_OFFLOAD_TSO6 = 1u << 2,
+	TB_OFFLOAD_TSO_ECN = 1u << 3,
+	TB_OFFLOAD_USO4 = 1u << 4,
+	TB_OFFLOAD_USO6 = 1u << 5,
+};
+
+#define TB_OFFLOAD_ALL		0x3fu
 
 /*
  * An interface address on the wire.  family is AF_INET (2) or AF_INET6
@@ -123,6 +154,29 @@ struct tb_lease {
 	uint32_t ifindex;
 	uint32_t uid;		/* the owner */
 	char name[TB_IFNAME_MAX];
+};
+
+/*
+ * A route through the device: dst is the prefix (0.0.0.0/0 or ::/0 is a
+ * default route); metric 0 is the kernel's default priority.
+ */
+struct tb_route {
+	struct tb_addr dst;
+	uint32_t metric;
+};
+
+/*
+ * The network namespace of a device.  In CREATE, fd_index names which of
+ * the descriptors riding with the message is the namespace (it must be 0,
+ * the only one a client may send) and dev/ino are 0.  In CREATED, dev and
+ * ino are the namespace's st_dev and st_ino, as fstat() of its nsfs file
+ * shows them, and fd_index is 0.
+ */
+struct tb_netns {
+	uint32_t fd_index;
+	uint32_t reserved;	/* must be 0 */
+	uint64_t dev;
+	uint64_t ino;
 };
 
 #endif /* TUNBROKER_PROTOCOL_H */
