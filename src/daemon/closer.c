@@ -175,7 +175,7 @@ closer_run(void *arg)
 {
 	static struct closer_op ops[BATCH_MAX];
 	struct closer *c = arg;
-	size_t n, i;
+	size_t n, i, joined;
 
 	for (;;) {
 		n = 0;
@@ -183,12 +183,18 @@ closer_run(void *arg)
 			return NULL;	/* the write end closed: stop */
 		for (n = 1; n < BATCH_MAX && take(c, &ops[n], false); n++)
 			;
-		/* Groups of DOOM_MAX keep every ack within the socket's buffer. */
-		for (i = 0; c->nl != NULL && i < n; i += DOOM_MAX) {
-			if (doom_all(c, ops + i, n - i < DOOM_MAX ? n - i :
-			    DOOM_MAX) > 0)
-				delete_doomed(c);
-		}
+		/*
+		 * Groups of DOOM_MAX keep every ack within the socket's
+		 * buffer; the deletion waits until all have joined, since
+		 * each RTM_DELLINK waits out RCU grace periods however many
+		 * devices it takes.
+		 */
+		joined = 0;
+		for (i = 0; c->nl != NULL && i < n; i += DOOM_MAX)
+			joined += doom_all(c, ops + i, n - i < DOOM_MAX ?
+			    n - i : DOOM_MAX);
+		if (joined > 0)
+			delete_doomed(c);
 		for (i = 0; i < n; i++) {
 			if (ops[i].kind == OP_CLOSE)
 				close(ops[i].value);
