@@ -20,7 +20,9 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -390,14 +392,17 @@ START_TEST(release_ends_lease)
 	ck_assert_ptr_nonnull(strstr(rep.text, "nosuch0"));
 	ck_assert_int_ne(if_nametoindex(name), 0);
 
+	/* RELEASED comes once the kernel has deleted it: no waiting. */
 	rep = release_as(&b, TESTLIB_UID, name);
 	ck_assert_msg(rep.code == 0, "%s", rep.text);
-	ck_assert(link_gone_within(name, 1000));
+	ck_assert_uint_eq(if_nametoindex(name), 0);
+	ck_assert(link_gone_within(name, 0));
+	ck_assert_uint_eq(list_as(&b, 0).nleases, 1);
 	/* Root may release anyone's. */
 	rep = release_as(&b, 0, other);
 	ck_assert_msg(rep.code == 0, "%s", rep.text);
-	ck_assert(link_gone_within(other, 1000));
-	ck_assert(leases_become(&b, 0));
+	ck_assert_uint_eq(if_nametoindex(other), 0);
+	ck_assert_uint_eq(list_as(&b, 0).nleases, 0);
 	close(fd);
 	close(fd2);
 	testlib_broker_stop(&b);
@@ -600,6 +605,201 @@ START_TEST(startup_deletes_own_orphans_only)
 }
 END_TEST
 
+/* The interface group the broker's closer deletes devices from. */
+#define DOOMED_GROUP	"0x74626b72"
+/* Devices for the LIST paging test: more than one LEASES holds. */
+#define MANY		(TB_MAX_LEASES + 60)
+/* RELEASEs a test keeps in flight on one connection. */
+#define WINDOW		100
+
+/*
+ * Restarts b's configuration as one that lets root hold MANY devices,
+ * and raises our descriptor limit to hold them.
+ */
+static void
+allow_root_many(struct testlib_broker *b)
+{
+	struct rlimit rl = { MANY + 256, MANY + 256 };
+	char *conf;
+
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	conf = testlib_strf("[socket]\nmode = 0666\n[limits]\n"
+	    "devices-per-user = %u\n[rule test]\nusers = 0, 65534\n"
+	    "addresses = 198.18.0.0/15\nmax-devices = %u\n", MANY + 10,
+	    MANY + 10);
+	testlib_write_file(b->config_path, conf);
+	free(conf);
+	reload(b);
+}
+
+/* Grants n devices to root (us) on conn; names and fds into the arrays. */
+static void
+grant_many(struct tunclient_conn *conn, size_t n, char (*names)[IFNAMSIZ],
+    int *fds)
+{
+	struct tunclient_request *req;
+	struct tunclient_lease *lease;
+	size_t i;
+	int r;
+
+	ck_assert_int_eq(tunclient_request_new(&req), 0);
+	for (i = 0; i < n; i++) {
+		r = tunclient_request(conn, req, &lease);
+		ck_assert_msg(r == 0, "grant %zu: %s", i,
+		    tunclient_conn_error(conn));
+		snprintf(names[i], IFNAMSIZ, "%s", tunclient_lease_name(lease));
+		fds[i] = tunclient_lease_take_fd(lease, 0);
+		tunclient_lease_free(lease);
+	}
+	tunclient_request_free(req);
+}
+
+/* A raw connection to b, for requests sent ahead of their replies. */
+static int
+raw_connect(const struct testlib_broker *b)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(sock, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", b->socket_path);
+	ck_assert_int_eq(connect(sock, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	return sock;
+}
+
+/* Sends one message built by the codec (r is its result). */
+static void
+raw_send(int sock, struct tb_builder *msg, int r)
+{
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(tb_send(sock, msg->buf, msg->len, NULL, 0), 0);
+	tb_builder_release(msg);
+}
+
+/* Receives and parses one reply into msg, whose bytes live in buf. */
+static void
+raw_recv(int sock, uint8_t *buf, struct tb_msg *msg)
+{
+	int fds[TB_MSG_MAX_FDS];
+	struct tb_error err;
+	size_t nfds;
+	ssize_t n;
+
+	n = tb_recv(sock, buf, TB_MSG_MAX_SIZE, fds, &nfds, &err);
+	ck_assert_msg(n > 0, "reading a reply: %s", n == 0 ? "closed" :
+	    err.text);
+	tb_close_fds(fds, nfds);
+	ck_assert_msg(tb_msg_parse(msg, buf, (size_t)n, nfds, &err) == 0,
+	    "parsing a reply: %s", err.text);
+}
+
+/*
+ * RELEASEs names[0..n) on one connection, WINDOW of them in flight, with a
+ * PING after every tenth: the PONGs must not wait for the deletions, and
+ * each RELEASED must find its device already gone.  Sequence numbers:
+ * RELEASE of names[i] is i + 1, PINGs count down from UINT32_MAX.
+ */
+static void
+release_pipelined(const struct testlib_broker *b, char (*names)[IFNAMSIZ],
+    size_t n)
+{
+	uint8_t *buf = malloc(TB_MSG_MAX_SIZE);
+	size_t sent = 0, released = 0, pings = 0, pongs = 0;
+	struct tb_builder msg;
+	struct tb_msg reply;
+	char name[TB_IFNAME_MAX];
+	struct tb_error err;
+	int sock = raw_connect(b);
+
+	ck_assert_ptr_nonnull(buf);
+	while (released < n || pongs < pings) {
+		while (sent < n && sent - released < WINDOW) {
+			raw_send(sock, &msg, tb_encode_release(&msg,
+			    TB_MSG_RELEASE, (uint32_t)sent + 1, names[sent]));
+			if (++sent % 10 == 0) {
+				raw_send(sock, &msg, tb_encode_simple(&msg,
+				    TB_MSG_PING, UINT32_MAX - (uint32_t)pings));
+				pings++;
+			}
+		}
+		raw_recv(sock, buf, &reply);
+		if (reply.hdr.type == TB_MSG_PONG) {
+			pongs++;
+			continue;
+		}
+		if (reply.hdr.type == TB_MSG_ERROR) {
+			tb_decode_error(&reply, &err);
+			ck_abort_msg("release seq %u: %s", reply.hdr.seq,
+			    err.text);
+		}
+		ck_assert_int_eq(reply.hdr.type, TB_MSG_RELEASED);
+		ck_assert_int_eq(tb_decode_release(&reply, name, &err), 0);
+		ck_assert_uint_ge(reply.hdr.seq, 1);
+		ck_assert_uint_le(reply.hdr.seq, sent);
+		ck_assert_str_eq(name, names[reply.hdr.seq - 1]);
+		ck_assert_msg(if_nametoindex(name) == 0,
+		    "%s still there after its RELEASED", name);
+		released++;
+	}
+	close(sock);
+	free(buf);
+}
+
+START_TEST(pipelined_releases_answered_when_gone)
+{
+	char (*names)[IFNAMSIZ] = calloc(200, IFNAMSIZ);
+	struct tunclient_conn *conn;
+	struct testlib_broker b;
+	int fds[200];
+	size_t i;
+
+	ck_assert_ptr_nonnull(names);
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	allow_root_many(&b);
+	ck_assert_int_eq(tunclient_connect(b.socket_path, &conn), 0);
+	grant_many(conn, 200, names, fds);
+	release_pipelined(&b, names, 200);
+	ck_assert_uint_eq(list_as(&b, 0).nleases, 0);
+	for (i = 0; i < 200; i++)
+		close(fds[i]);
+	tunclient_close(conn);
+	free(names);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/*
+ * A deletion the kernel refuses is an ERROR, not a RELEASED: a device
+ * without link operations (lo) in the closer's group makes the group
+ * deletion fail with EOPNOTSUPP.
+ */
+START_TEST(failed_deletion_is_an_error)
+{
+	struct testlib_broker b;
+	char name[IFNAMSIZ];
+	struct report rep;
+	int fd;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	fd = grant(&b, name);
+	run("ip link set lo group " DOOMED_GROUP);
+	rep = release_as(&b, TESTLIB_UID, name);
+	ck_assert_int_eq(rep.code, -EOPNOTSUPP);
+	ck_assert_ptr_nonnull(strstr(rep.text, name));
+	ck_assert_uint_ne(if_nametoindex(name), 0);
+	ck_assert_uint_eq(list_as(&b, TESTLIB_UID).nleases, 1);
+	run("ip link set lo group default");
+	rep = release_as(&b, TESTLIB_UID, name);
+	ck_assert_msg(rep.code == 0, "%s", rep.text);
+	ck_assert_uint_eq(if_nametoindex(name), 0);
+	close(fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -611,6 +811,8 @@ main(void)
 	tcase_add_test(tc, persistent_device_deleted_on_last_close);
 	tcase_add_test(tc, carrier_dropped_before_last_close);
 	tcase_add_test(tc, release_ends_lease);
+	tcase_add_test(tc, pipelined_releases_answered_when_gone);
+	tcase_add_test(tc, failed_deletion_is_an_error);
 	tcase_add_test(tc, external_deletion_ends_lease);
 	tcase_add_test(tc, list_shows_own_leases);
 	tcase_add_test(tc, restart_adopts_held_devices);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -28,10 +29,17 @@
 #define BATCH_MAX	1024
 /* Group requests in flight at once: their acks must fit the socket. */
 #define DOOM_MAX	64
+/* Seconds a deletion's acknowledgement may take before it counts as lost. */
+#define ACK_WAIT_MAX	30
+/* Room for reports of finished deletions the loop has not read yet. */
+#define DONE_PIPE_SIZE	(1 << 20)
 
-/* One queued operation; 8 bytes, so a pipe write of one is atomic. */
+/*
+ * One queued operation, or the report of a finished deletion; 8 bytes, so
+ * a pipe write of one is atomic.
+ */
 struct closer_op {
-	int32_t kind;
+	int32_t kind;		/* a report: the result, 0 or -errno */
 	int32_t value;		/* a descriptor or an ifindex */
 };
 
@@ -39,9 +47,14 @@ enum { OP_CLOSE = 1, OP_DELETE = 2 };
 
 struct closer {
 	int queue[2];		/* a pipe of struct closer_op */
+	int done[2];		/* reports of finished deletions */
 	struct mnl_socket *nl;	/* NULL if none could be opened */
 	uint32_t seq;
 	pthread_t thread;
+	atomic_bool stopping;	/* nobody reads done any more: drop reports */
+	struct event *done_ev;	/* NULL until closer_watch() */
+	closer_done_cb done_cb;
+	void *done_arg;
 };
 
 /* Sends one request and waits for its acknowledgement; 0 or -errno. */
@@ -50,6 +63,7 @@ request(struct closer *c, struct nlmsghdr *nlh)
 {
 	char buf[8192] __attribute__((aligned(8)));
 	const struct nlmsghdr *msg;
+	unsigned waited = 0;
 	ssize_t n;
 	int len;
 
@@ -61,7 +75,12 @@ request(struct closer *c, struct nlmsghdr *nlh)
 		if ((n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf))) < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			/* A big group under a busy rtnl lock takes seconds. */
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    ++waited < ACK_WAIT_MAX)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ?
+			    -ETIMEDOUT : -errno;
 		}
 		len = (int)n;
 		for (msg = (const struct nlmsghdr *)(void *)buf;
@@ -98,45 +117,68 @@ doom_send(struct closer *c, unsigned ifindex)
 /*
  * Puts every device of ops that is to be deleted into DOOMED_GROUP: the
  * requests all go out first and the acknowledgements are collected after,
- * so a batch costs one wait, not one a device.  Returns how many joined
- * (those already gone fail with ENODEV and do not count).
+ * so a batch costs one wait, not one a device.  result[i] gets 0 for a
+ * device that joined, else why not (-ENODEV: gone already); other ops'
+ * results are left alone.  Returns how many joined.
  */
 static size_t
-doom_all(struct closer *c, const struct closer_op *ops, size_t n)
+doom_all(struct closer *c, const struct closer_op *ops, size_t n,
+    int *result)
 {
 	char buf[8192] __attribute__((aligned(8)));
 	const struct nlmsghdr *msg;
+	uint32_t first_seq = c->seq + 1, k;
 	size_t sent = 0, acked = 0, joined = 0, i;
+	uint32_t seq_of[DOOM_MAX];
+	unsigned waited = 0;
 	ssize_t got;
 	int len;
 
 	for (i = 0; i < n; i++) {
-		if (ops[i].kind == OP_DELETE &&
-		    doom_send(c, (unsigned)ops[i].value) == 0)
+		if (ops[i].kind != OP_DELETE)
+			continue;
+		seq_of[i] = c->seq + 1;
+		if ((result[i] = doom_send(c, (unsigned)ops[i].value)) == 0) {
+			result[i] = -ETIMEDOUT;	/* until its ack comes */
 			sent++;
+		}
 	}
 	while (acked < sent) {
 		/* A lost ack (ENOBUFS) or a silent kernel ends the wait. */
 		if ((got = mnl_socket_recvfrom(c->nl, buf, sizeof(buf))) < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || ((errno == EAGAIN ||
+			    errno == EWOULDBLOCK) && ++waited < ACK_WAIT_MAX))
 				continue;
 			break;
 		}
 		len = (int)got;
 		for (msg = (const struct nlmsghdr *)(void *)buf;
 		    mnl_nlmsg_ok(msg, len); msg = mnl_nlmsg_next(msg, &len)) {
-			if (msg->nlmsg_type != NLMSG_ERROR)
+			int error;
+
+			if (msg->nlmsg_type != NLMSG_ERROR ||
+			    msg->nlmsg_seq < first_seq ||
+			    msg->nlmsg_seq > c->seq)
 				continue;
+			error = ((const struct nlmsgerr *)
+			    mnl_nlmsg_get_payload(msg))->error;
 			acked++;
-			joined += ((const struct nlmsgerr *)
-			    mnl_nlmsg_get_payload(msg))->error == 0;
+			joined += error == 0;
+			/* Acks come in order; find the op by its sequence. */
+			for (k = 0; k < n; k++) {
+				if (ops[k].kind == OP_DELETE &&
+				    seq_of[k] == msg->nlmsg_seq) {
+					result[k] = error;
+					break;
+				}
+			}
 		}
 	}
 	return joined;
 }
 
-/* Deletes every device of DOOMED_GROUP with one request. */
-static void
+/* Deletes every device of DOOMED_GROUP with one request; 0 or -errno. */
+static int
 delete_doomed(struct closer *c)
 {
 	char buf[256] __attribute__((aligned(8)));	/* one small request */
@@ -147,7 +189,28 @@ delete_doomed(struct closer *c)
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, IFLA_GROUP, DOOMED_GROUP);
-	request(c, nlh);
+	return request(c, nlh);
+}
+
+/*
+ * Tells the loop how the deletion of ifindex ended.  Blocks while the
+ * loop is behind (the pipe is large), but never once the loop has stopped
+ * reading: then nobody waits for the report.
+ */
+static void
+report(struct closer *c, unsigned ifindex, int result)
+{
+	struct closer_op done = { .kind = result, .value = (int32_t)ifindex };
+	struct pollfd pfd = { .fd = c->done[1], .events = POLLOUT };
+
+	while (!atomic_load(&c->stopping)) {
+		if (write(c->done[1], &done, sizeof(done)) ==
+		    (ssize_t)sizeof(done))
+			return;
+		if (errno != EAGAIN && errno != EINTR)
+			return;
+		(void)poll(&pfd, 1, 100);
+	}
 }
 
 /* Takes the next operation: waiting for the first of a pass, not after. */
@@ -174,8 +237,10 @@ static void *
 closer_run(void *arg)
 {
 	static struct closer_op ops[BATCH_MAX];
+	static int result[BATCH_MAX];
 	struct closer *c = arg;
 	size_t n, i, joined;
+	int deleted;
 
 	for (;;) {
 		n = 0;
@@ -183,6 +248,8 @@ closer_run(void *arg)
 			return NULL;	/* the write end closed: stop */
 		for (n = 1; n < BATCH_MAX && take(c, &ops[n], false); n++)
 			;
+		for (i = 0; i < n; i++)
+			result[i] = -EOPNOTSUPP;	/* no rtnetlink socket */
 		/*
 		 * Groups of DOOM_MAX keep every ack within the socket's
 		 * buffer; the deletion waits until all have joined, since
@@ -192,9 +259,14 @@ closer_run(void *arg)
 		joined = 0;
 		for (i = 0; c->nl != NULL && i < n; i += DOOM_MAX)
 			joined += doom_all(c, ops + i, n - i < DOOM_MAX ?
-			    n - i : DOOM_MAX);
-		if (joined > 0)
-			delete_doomed(c);
+			    n - i : DOOM_MAX, result + i);
+		deleted = joined > 0 ? delete_doomed(c) : 0;
+		for (i = 0; i < n; i++) {
+			if (ops[i].kind != OP_DELETE)
+				continue;
+			report(c, (unsigned)ops[i].value, result[i] == 0 ?
+			    deleted : result[i]);
+		}
 		for (i = 0; i < n; i++) {
 			if (ops[i].kind == OP_CLOSE)
 				close(ops[i].value);
@@ -212,11 +284,21 @@ closer_start(struct closer **out)
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
+	atomic_init(&c->stopping, false);
 	if (pipe2(c->queue, O_CLOEXEC) < 0) {
 		r = -errno;
 		free(c);
 		return r;
 	}
+	if (pipe2(c->done, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		close(c->queue[0]);
+		close(c->queue[1]);
+		free(c);
+		return r;
+	}
+	/* Not fatal: the default 64 KiB only makes report() wait sooner. */
+	(void)fcntl(c->done[1], F_SETPIPE_SZ, DONE_PIPE_SIZE);
 	/* The loop must never wait on the pipe: full means do it inline. */
 	if (fcntl(c->queue[1], F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
@@ -251,8 +333,45 @@ fail:
 		mnl_socket_close(c->nl);
 	close(c->queue[0]);
 	close(c->queue[1]);
+	close(c->done[0]);
+	close(c->done[1]);
 	free(c);
 	return r;
+}
+
+/* Hands every report waiting in the done pipe to the callback. */
+static void
+closer_read_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct closer *c = arg;
+	struct closer_op done[64];
+	ssize_t n, i;
+
+	(void)fd;
+	(void)what;
+	while ((n = read(c->done[0], done, sizeof(done))) > 0) {
+		/* Reports are written whole, so reads return whole ones. */
+		for (i = 0; i < n / (ssize_t)sizeof(done[0]); i++) {
+			if (c->done_cb != NULL)
+				c->done_cb((unsigned)done[i].value,
+				    done[i].kind, c->done_arg);
+		}
+	}
+}
+
+int
+closer_watch(struct closer *c, struct event_base *base, closer_done_cb cb,
+    void *arg)
+{
+	if (c == NULL)
+		return 0;
+	c->done_cb = cb;
+	c->done_arg = arg;
+	c->done_ev = event_new(base, c->done[0], EV_READ | EV_PERSIST,
+	    closer_read_done, c);
+	if (c->done_ev == NULL || event_add(c->done_ev, NULL) != 0)
+		return -ENOMEM;
+	return 0;
 }
 
 /* Queues op; false if there is no room (or no closer). */
@@ -282,11 +401,25 @@ closer_delete(struct closer *c, unsigned ifindex)
 void
 closer_stop(struct closer *c)
 {
+	struct pollfd pfd;
+
 	if (c == NULL)
 		return;
 	close(c->queue[1]);
-	pthread_join(c->thread, NULL);
+	/* Deliver the reports of what is still queued while it finishes. */
+	pfd.fd = c->done[0];
+	pfd.events = POLLIN;
+	while (pthread_tryjoin_np(c->thread, NULL) != 0) {
+		if (poll(&pfd, 1, 10) == 1)
+			closer_read_done(c->done[0], EV_READ, c);
+	}
+	closer_read_done(c->done[0], EV_READ, c);
+	atomic_store(&c->stopping, true);
 	close(c->queue[0]);
+	close(c->done[0]);
+	close(c->done[1]);
+	if (c->done_ev != NULL)
+		event_free(c->done_ev);
 	if (c->nl != NULL)
 		mnl_socket_close(c->nl);
 	free(c);

@@ -10,7 +10,16 @@
 
 #include <stdbool.h>
 
+#include <event2/event.h>
+
 struct closer;
+
+/*
+ * How the deletion of ifindex ended: 0 once the kernel has acknowledged
+ * it (the link is gone), -ENODEV if it was gone already, else why it
+ * failed.
+ */
+typedef void (*closer_done_cb)(unsigned ifindex, int result, void *arg);
 
 /*
  * Starts the thread, with every signal blocked, and its own rtnetlink
@@ -29,11 +38,23 @@ void closer_close(struct closer *c, int fd);
 /*
  * Asks for the link ifindex to be deleted; never blocks.  False when it
  * could not be queued (no closer, or a full queue): the caller deletes it
- * itself.
+ * itself.  Each queued deletion is reported to the closer_watch()
+ * callback once it has ended.
  */
 bool closer_delete(struct closer *c, unsigned ifindex);
 
-/* Does what is still queued, then stops the thread. */
+/*
+ * Reports each finished deletion to cb on base's loop, in the order they
+ * finish.  A NULL closer has nothing to report: 0.  0 or -ENOMEM.
+ */
+int closer_watch(struct closer *c, struct event_base *base,
+    closer_done_cb cb, void *arg);
+
+/*
+ * Does what is still queued, reporting the deletions to the closer_watch()
+ * callback from the calling thread, then stops the thread.  Call it
+ * before freeing the event base.
+ */
 void closer_stop(struct closer *c);
 
 #endif /* TUNBROKER_CLOSER_H */

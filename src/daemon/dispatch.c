@@ -285,8 +285,10 @@ handle_list(struct broker *b, const struct peer_identity *who,
 
 /*
  * Deletes one of the caller's devices (root: any leased device).  The
- * deletion is sent without waiting for the kernel's acknowledgement; the
- * lease ends when the link watch sees the device go.
+ * closer thread deletes it, and the reply waits for the kernel's answer
+ * there (reply->release_ifindex), so that RELEASED means the device is
+ * gone; the loop goes on meanwhile.  Without room on the closer's queue
+ * the deletion is done here, waiting.
  */
 static void
 handle_release(struct broker *b, const struct peer_identity *who,
@@ -295,18 +297,24 @@ handle_release(struct broker *b, const struct peer_identity *who,
 	char name[TB_IFNAME_MAX] = "";
 	const struct lease *l;
 	struct tb_error err;
+	unsigned ifindex = 0;
 	int r;
 
 	if ((r = tb_decode_release(msg, name, &err)) == 0) {
 		l = lease_table_find_by_name(b->leases, name);
-		if (l == NULL || !lease_visible(who, l))
+		if (l == NULL || !lease_visible(who, l)) {
 			r = tb_error_set(&err, -ENOENT,
 			    "ifname %s is not a device of yours", name);
-		else if ((r = linkwatch_delete(b->watch, l->ifindex)) != 0)
-			tb_error_set(&err, r, "deleting %s (ifindex %u): %s",
-			    name, l->ifindex, strerror(-r));
+		} else if (closer_delete(b->closer, (ifindex = l->ifindex))) {
+			reply->release_ifindex = ifindex;
+			snprintf(reply->release_name,
+			    sizeof(reply->release_name), "%s", name);
+			return;
+		} else {
+			r = netlink_delete_link(b->nl, ifindex, &err);
+		}
 	}
-	if (r != 0) {
+	if (r != 0 && ifindex == 0) {
 		log_client(LOG_INFO, who, name[0] != '\0' ? name : NULL,
 		    "refuse", "refuse uid=%u pid=%d release %s: %s",
 		    (unsigned)who->uid, (int)who->pid,
@@ -314,12 +322,39 @@ handle_release(struct broker *b, const struct peer_identity *who,
 		reply_error(reply, msg->hdr.seq, &err);
 		return;
 	}
-	log_client(LOG_INFO, who, name, "grant",
-	    "grant uid=%u pid=%d release %s", (unsigned)who->uid,
-	    (int)who->pid, name);
-	if (tb_encode_release(&reply->msg, TB_MSG_RELEASED, msg->hdr.seq,
-	    name) != 0)
-		reply->close_connection = true;
+	dispatch_release_done(b, who, msg->hdr.seq, name, ifindex, r, reply);
+}
+
+void
+dispatch_release_done(struct broker *b, const struct peer_identity *who,
+    uint32_t seq, const char *name, unsigned ifindex, int result,
+    struct reply *reply)
+{
+	const struct lease *l;
+	struct tb_error err;
+
+	memset(reply, 0, sizeof(*reply));
+	if (result == 0 || result == -ENODEV) {
+		if ((l = lease_table_find_by_ifindex(b->leases, ifindex)) !=
+		    NULL) {
+			log_info("lease uid=%u %s ifindex=%u: ended, device "
+			    "deleted", (unsigned)l->uid, l->name, ifindex);
+			lease_table_remove(b->leases, ifindex);
+		}
+		log_client(LOG_INFO, who, name, "grant",
+		    "grant uid=%u pid=%d release %s", (unsigned)who->uid,
+		    (int)who->pid, name);
+		if (tb_encode_release(&reply->msg, TB_MSG_RELEASED, seq,
+		    name) != 0)
+			reply->close_connection = true;
+		return;
+	}
+	tb_error_set(&err, result, "deleting %s (ifindex %u): %s", name,
+	    ifindex, strerror(-result));
+	log_client(LOG_INFO, who, name, "refuse",
+	    "refuse uid=%u pid=%d release %s: %s", (unsigned)who->uid,
+	    (int)who->pid, name, err.text);
+	reply_error(reply, seq, &err);
 }
 
 void

@@ -34,6 +34,12 @@ struct reply {
 	size_t nfds;
 	struct closer *closer;		/* closes fds off the loop */
 	bool close_connection;		/* drop the client after sending */
+	/*
+	 * Nonzero: no reply yet.  The request released this link, and its
+	 * answer waits for the kernel; see dispatch_release_done().
+	 */
+	unsigned release_ifindex;
+	char release_name[TB_IFNAME_MAX];
 };
 
 /*
@@ -51,6 +57,16 @@ void dispatch_message(struct broker *b, const struct peer_identity *who,
  */
 void dispatch_malformed(const struct peer_identity *who,
     const struct tb_msg *msg, const struct tb_error *err,
+    struct reply *reply);
+
+/*
+ * The reply to the RELEASE with sequence number seq of name (ifindex) by
+ * who, once the closer reports result for it: RELEASED when the link is
+ * gone (0, or -ENODEV: gone already), else an ERROR.  The lease ends with
+ * the link, so that a LIST right after the RELEASED no longer shows it.
+ */
+void dispatch_release_done(struct broker *b, const struct peer_identity *who,
+    uint32_t seq, const char *name, unsigned ifindex, int result,
     struct reply *reply);
 
 void reply_release(struct reply *reply);

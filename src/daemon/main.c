@@ -293,6 +293,14 @@ main(int argc, char **argv)
 	/* After privs_drop(): a thread keeps the capabilities it started with. */
 	if (closer_start(&broker.closer) != 0)
 		log_warn("no closing thread: device teardown will block the loop");
+	/* RELEASE waits for the closer's reports: without them, no closer. */
+	if (closer_watch(broker.closer, base, server_release_done,
+	    &server) != 0) {
+		log_warn("cannot watch the closing thread: device teardown "
+		    "will block the loop");
+		closer_stop(broker.closer);
+		broker.closer = NULL;
+	}
 	linkwatch_set_closer(broker.watch, broker.closer);
 	if (notify_ready(&notifier, base, &server) != 0)
 		log_warn("cannot start the watchdog and status timers");
@@ -301,6 +309,9 @@ main(int argc, char **argv)
 	else
 		status = 0;
 	notify_close(&notifier);
+	/* Releases in flight are answered before their clients go. */
+	closer_stop(broker.closer);
+	broker.closer = NULL;
 	server_close(&server);
 out:
 	if (sigint != NULL)

@@ -34,6 +34,13 @@
 #define LISTEN_BACKLOG	128
 
 /*
+ * RELEASEs of one connection waiting for the kernel at once; at this many
+ * the broker reads no more of its requests until one is answered, so a
+ * client cannot grow the list.  Enough to keep the closer's batches full.
+ */
+#define PEER_RELEASES_MAX	256
+
+/*
  * The [limits] are read from s->broker->config each time they are used,
  * never copied: SIGHUP swaps the configuration under a running server.
  *
@@ -55,12 +62,26 @@ struct peer {
 	struct event *ev;
 	struct event *idle_ev;
 	unsigned idle_s;	/* the timeout idle_ev was armed with */
+	unsigned releases;	/* its entries in server->releases */
+	bool reading;		/* ev is armed */
 	struct peer_identity who;
 };
 
 static void
 peer_free(struct peer *p)
 {
+	struct pending_release *r, *next;
+
+	/* The deletions go on; nobody is left to tell. */
+	for (r = TAILQ_FIRST(&p->server->releases); r != NULL &&
+	    p->releases > 0; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->peer == p) {
+			TAILQ_REMOVE(&p->server->releases, r, entry);
+			p->releases--;
+			free(r);
+		}
+	}
 	LIST_REMOVE(p, entry);
 	p->server->npeers--;
 	if (p->ev != NULL)
@@ -185,6 +206,9 @@ peer_too_big(struct peer *p, size_t len, unsigned limit, struct reply *reply)
 	dispatch_malformed(&p->who, &msg, &err, reply);
 }
 
+static bool peer_wait_release(struct peer *, uint32_t,
+    const struct reply *);
+
 /* Reads and answers one message; libevent calls again while more wait. */
 static void
 peer_read(evutil_socket_t fd, short what, void *arg)
@@ -232,10 +256,79 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Requests carry no descriptors we keep. */
 	tb_close_fds(fds, nfds);
-	keep = peer_send(p, &reply) && !reply.close_connection;
-	reply_release(&reply);
+	if (reply.release_ifindex != 0) {
+		keep = peer_wait_release(p, msg.hdr.seq, &reply);
+	} else {
+		keep = peer_send(p, &reply) && !reply.close_connection;
+		reply_release(&reply);
+	}
 	if (!keep)
 		peer_free(p);
+}
+
+/*
+ * Keeps the RELEASE with sequence number seq until the closer reports its
+ * deletion; false if p must be dropped.
+ */
+static bool
+peer_wait_release(struct peer *p, uint32_t seq, const struct reply *reply)
+{
+	struct pending_release *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("uid=%u pid=%d: out of memory for a release; "
+		    "disconnecting", (unsigned)p->who.uid, (int)p->who.pid);
+		return false;
+	}
+	r->peer = p;
+	r->seq = seq;
+	r->ifindex = reply->release_ifindex;
+	memcpy(r->name, reply->release_name, sizeof(r->name));
+	TAILQ_INSERT_TAIL(&p->server->releases, r, entry);
+	/* At the bound, its next requests wait in its own socket. */
+	if (++p->releases >= PEER_RELEASES_MAX && p->reading) {
+		if (event_del(p->ev) != 0)
+			return false;
+		p->reading = false;
+	}
+	return true;
+}
+
+void
+server_release_done(unsigned ifindex, int result, void *arg)
+{
+	struct server *s = arg;
+	struct pending_release *r, *next;
+	struct reply reply;
+	struct peer *p;
+
+	for (r = TAILQ_FIRST(&s->releases); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->ifindex != ifindex)
+			continue;
+		TAILQ_REMOVE(&s->releases, r, entry);
+		p = r->peer;
+		p->releases--;
+		dispatch_release_done(s->broker, &p->who, r->seq, r->name,
+		    ifindex, result, &reply);
+		free(r);
+		if (!peer_send(p, &reply) || reply.close_connection) {
+			reply_release(&reply);
+			/* next may be p's: start over, p's entries gone. */
+			peer_free(p);
+			next = TAILQ_FIRST(&s->releases);
+			continue;
+		}
+		reply_release(&reply);
+		if (!p->reading && p->releases < PEER_RELEASES_MAX) {
+			if (event_add(p->ev, NULL) != 0) {
+				peer_free(p);
+				next = TAILQ_FIRST(&s->releases);
+				continue;
+			}
+			p->reading = true;
+		}
+	}
 }
 
 /*
@@ -356,8 +449,8 @@ server_accept(evutil_socket_t lfd, short what, void *arg)
 	s->npeers++;
 	p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, peer_read, p);
 	p->idle_ev = evtimer_new(s->base, peer_idle, p);
-	if (p->ev == NULL || p->idle_ev == NULL || event_add(p->ev, NULL) != 0 ||
-	    peer_arm_idle_timer(p) != 0) {
+	p->reading = p->ev != NULL && event_add(p->ev, NULL) == 0;
+	if (!p->reading || p->idle_ev == NULL || peer_arm_idle_timer(p) != 0) {
 		log_warn("uid=%u pid=%d: cannot watch the connection",
 		    (unsigned)p->who.uid, (int)p->who.pid);
 		peer_free(p);
@@ -521,6 +614,7 @@ server_open(struct server *s, struct event_base *base, struct broker *b,
 	s->base = base;
 	s->broker = b;
 	LIST_INIT(&s->peers);
+	TAILQ_INIT(&s->releases);
 	if ((s->buf = malloc(TB_MSG_MAX_SIZE)) == NULL) {
 		r = tb_error_set(err, -ENOMEM, "out of memory");
 		goto fail;
@@ -611,4 +705,5 @@ server_close(struct server *s)
 	free(s->buf);
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
+	TAILQ_INIT(&s->releases);
 }

@@ -5,7 +5,9 @@
  *
  * The server never blocks on a client and holds nothing a client can grow:
  * every socket is non-blocking, a request is answered before the next one
- * is read, a reply that does not fit in the client's socket drops the
+ * is read (except a RELEASE, whose answer waits for the kernel while the
+ * connection's next requests are served, up to PEER_RELEASES_MAX of them
+ * at once), a reply that does not fit in the client's socket drops the
  * client, and the [limits] of the configuration in force bound the number
  * of connections, their idle time and the size of a request.
  */
@@ -22,6 +24,15 @@
 
 struct peer;
 
+/* A RELEASE whose reply waits for the kernel to delete the link. */
+struct pending_release {
+	TAILQ_ENTRY(pending_release) entry;
+	struct peer *peer;
+	uint32_t seq;
+	unsigned ifindex;
+	char name[TB_IFNAME_MAX];
+};
+
 struct server {
 	struct event_base *base;
 	struct broker *broker;
@@ -34,6 +45,7 @@ struct server {
 	struct event *accept_pause_ev;	/* resumes accepting after EMFILE */
 	LIST_HEAD(peer_list, peer) peers;
 	unsigned npeers;
+	TAILQ_HEAD(, pending_release) releases;	/* oldest first */
 	uint8_t *buf;		/* TB_MSG_MAX_SIZE bytes for requests */
 };
 
@@ -56,5 +68,12 @@ int server_open(struct server *s, struct event_base *base, struct broker *b,
  * it came from socket activation.
  */
 void server_close(struct server *s);
+
+/*
+ * The closer's report that the deletion of ifindex ended with result
+ * (a closer_done_cb, arg the server): answers every RELEASE waiting for
+ * it.
+ */
+void server_release_done(unsigned ifindex, int result, void *arg);
 
 #endif /* TUNBROKER_SERVER_H */
