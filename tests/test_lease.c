@@ -800,6 +800,92 @@ START_TEST(failed_deletion_is_an_error)
 }
 END_TEST
 
+/* The leases one raw LIST (after cursor) returns; *next its cursor. */
+static size_t
+raw_list(int sock, uint32_t cursor, struct tb_lease *leases, uint32_t *next)
+{
+	uint8_t *buf = malloc(TB_MSG_MAX_SIZE);
+	struct tb_builder msg;
+	struct tb_msg reply;
+	struct tb_error err;
+	size_t n;
+	int r;
+
+	ck_assert_ptr_nonnull(buf);
+	r = tb_builder_init(&msg, TB_MSG_LIST, 7);
+	if (r == 0 && cursor != 0)
+		tb_builder_put_u32(&msg, TB_ATTR_CURSOR, cursor);
+	raw_send(sock, &msg, r != 0 ? r : tb_builder_finish(&msg));
+	raw_recv(sock, buf, &reply);
+	ck_assert_int_eq(reply.hdr.type, TB_MSG_LEASES);
+	ck_assert_int_eq(tb_decode_leases(&reply, leases, TB_MAX_LEASES, &n,
+	    &err), 0);
+	*next = tb_msg_u32(&reply, TB_ATTR_CURSOR);
+	free(buf);
+	return n;
+}
+
+/*
+ * More leases than one LEASES holds: the broker pages them in ifindex
+ * order with a cursor, and tunclient_list() gathers every page.
+ */
+START_TEST(list_pages_past_one_reply)
+{
+	char (*names)[IFNAMSIZ] = calloc(MANY, IFNAMSIZ);
+	struct tb_lease *page = calloc(TB_MAX_LEASES, sizeof(*page));
+	struct tunclient_lease_info *list;
+	struct tunclient_conn *conn;
+	struct testlib_broker b;
+	uint32_t cursor;
+	size_t n, i;
+	int *fds = calloc(MANY, sizeof(*fds)), sock;
+
+	ck_assert(names != NULL && page != NULL && fds != NULL);
+	testlib_enter_netns();
+	/* The kernel's IPv6 set-up of each device grows with their number. */
+	testlib_write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6",
+	    "1\n");
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	allow_root_many(&b);
+	ck_assert_int_eq(tunclient_connect(b.socket_path, &conn), 0);
+	grant_many(conn, MANY, names, fds);
+
+	ck_assert_int_eq(tunclient_list(conn, &list, &n), 0);
+	ck_assert_uint_eq(n, MANY);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(list[i].name, names[i]);
+		ck_assert_uint_eq(list[i].ifindex, if_nametoindex(names[i]));
+		ck_assert(i == 0 || list[i].ifindex > list[i - 1].ifindex);
+	}
+	/* On the wire: a full page with a cursor, then the rest without. */
+	sock = raw_connect(&b);
+	ck_assert_uint_eq(raw_list(sock, 0, page, &cursor), TB_MAX_LEASES);
+	ck_assert_uint_eq(cursor, list[TB_MAX_LEASES - 1].ifindex);
+	ck_assert_uint_eq(page[0].ifindex, list[0].ifindex);
+	ck_assert_uint_eq(raw_list(sock, cursor, page, &cursor),
+	    MANY - TB_MAX_LEASES);
+	ck_assert_uint_eq(cursor, 0);
+	ck_assert_uint_eq(page[0].ifindex, list[TB_MAX_LEASES].ifindex);
+	close(sock);
+	/* uid 65534 holds none of them. */
+	ck_assert_uint_eq(list_as(&b, TESTLIB_UID).nleases, 0);
+	tunclient_lease_info_free(list);
+
+	/* One by one, their last closes would take a minute of RCU waits. */
+	release_pipelined(&b, names, MANY);
+	ck_assert_int_eq(tunclient_list(conn, &list, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(list);
+	for (i = 0; i < MANY; i++)
+		close(fds[i]);
+	tunclient_close(conn);
+	free(fds);
+	free(page);
+	free(names);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -818,6 +904,10 @@ main(void)
 	tcase_add_test(tc, restart_adopts_held_devices);
 	tcase_add_test(tc, crash_with_traffic_flowing);
 	tcase_add_test(tc, startup_deletes_own_orphans_only);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("many");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, list_pages_past_one_reply);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }

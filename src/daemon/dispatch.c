@@ -252,10 +252,26 @@ lease_visible(const struct peer_identity *who, const struct lease *l)
 	return who->uid == 0 || l->uid == who->uid;
 }
 
+static int
+lease_by_ifindex(const void *a, const void *b)
+{
+	uint32_t x = ((const struct tb_lease *)a)->ifindex;
+	uint32_t y = ((const struct tb_lease *)b)->ifindex;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Answers one page: the visible leases with an ifindex above the request's
+ * cursor, in ifindex order, at most TB_MAX_LEASES; when more remain, the
+ * reply's cursor is the last ifindex it carries.  Devices made between
+ * two pages get higher ifindexes, so they come in a later page.
+ */
 static void
 handle_list(struct broker *b, const struct peer_identity *who,
     const struct tb_msg *msg, struct reply *reply)
 {
+	uint32_t after = tb_msg_u32(msg, TB_ATTR_CURSOR), cursor = 0;
 	struct tb_lease *out;
 	struct tb_error err;
 	const struct lease *l;
@@ -268,17 +284,20 @@ handle_list(struct broker *b, const struct peer_identity *who,
 		reply_error(reply, msg->hdr.seq, &err);
 		return;
 	}
-	/* One reply holds TB_MAX_LEASES; more would need paging. */
-	for (i = 0; (l = lease_table_at(b->leases, i)) != NULL &&
-	    n < TB_MAX_LEASES; i++) {
-		if (!lease_visible(who, l))
+	for (i = 0; (l = lease_table_at(b->leases, i)) != NULL; i++) {
+		if (!lease_visible(who, l) || l->ifindex <= after)
 			continue;
 		out[n].ifindex = l->ifindex;
 		out[n].uid = (uint32_t)l->uid;
 		snprintf(out[n].name, sizeof(out[n].name), "%s", l->name);
 		n++;
 	}
-	if (tb_encode_leases(&reply->msg, msg->hdr.seq, out, n, 0) != 0)
+	qsort(out, n, sizeof(*out), lease_by_ifindex);
+	if (n > TB_MAX_LEASES) {
+		n = TB_MAX_LEASES;
+		cursor = out[n - 1].ifindex;
+	}
+	if (tb_encode_leases(&reply->msg, msg->hdr.seq, out, n, cursor) != 0)
 		reply->close_connection = true;
 	free(out);
 }

@@ -244,11 +244,15 @@ tunclient_status(struct tunclient_conn *conn, struct tunclient_status *status)
 }
 
 /* Turns a LEASES reply into the caller's array. */
+/*
+ * Appends the leases of one LEASES reply to *list, which holds *n and
+ * grows as needed.
+ */
 static int
 client_leases_from_reply(const struct tb_msg *reply, struct tb_error *err,
-    struct tunclient_lease_info **out, size_t *n)
+    struct tunclient_lease_info **list, size_t *n)
 {
-	struct tunclient_lease_info *list;
+	struct tunclient_lease_info *grown;
 	struct tb_lease *wire;
 	size_t count = reply->count[TB_ATTR_LEASE], i, got;
 	int r;
@@ -256,45 +260,86 @@ client_leases_from_reply(const struct tb_msg *reply, struct tb_error *err,
 	if (count == 0)
 		return 0;
 	if ((wire = calloc(count, sizeof(*wire))) == NULL ||
-	    (list = calloc(count, sizeof(*list))) == NULL) {
+	    (grown = realloc(*list, (*n + count) * sizeof(*grown))) == NULL) {
 		free(wire);
 		return tb_error_set(err, -ENOMEM, "listing leases: %s",
 		    strerror(ENOMEM));
 	}
+	*list = grown;
 	if ((r = tb_decode_leases(reply, wire, count, &got, err)) != 0) {
 		free(wire);
-		free(list);
 		return r;
 	}
 	for (i = 0; i < got; i++) {
-		memcpy(list[i].name, wire[i].name, sizeof(list[i].name));
-		list[i].name[sizeof(list[i].name) - 1] = '\0';
-		list[i].ifindex = wire[i].ifindex;
-		list[i].uid = (uid_t)wire[i].uid;
+		struct tunclient_lease_info *one = &grown[*n + i];
+
+		memset(one, 0, sizeof(*one));
+		memcpy(one->name, wire[i].name, sizeof(one->name));
+		one->name[sizeof(one->name) - 1] = '\0';
+		one->ifindex = wire[i].ifindex;
+		one->uid = (uid_t)wire[i].uid;
 	}
 	free(wire);
-	*out = list;
-	*n = got;
+	*n += got;
 	return 0;
 }
 
+/* A LIST for the leases after ifindex cursor (0: from the start). */
+static int
+encode_list(struct tb_builder *b, uint32_t cursor)
+{
+	int r;
+
+	if ((r = tb_builder_init(b, TB_MSG_LIST, 0)) != 0)
+		return r;
+	if (cursor != 0)
+		tb_builder_put_u32(b, TB_ATTR_CURSOR, cursor);
+	return tb_builder_finish(b);
+}
+
+/*
+ * Asks page after page until a reply carries no cursor: each reply holds
+ * at most TB_MAX_LEASES leases.  A cursor that does not move forward is a
+ * broken broker, not a reason to loop forever.
+ */
 int
 tunclient_list(struct tunclient_conn *conn,
     struct tunclient_lease_info **out, size_t *n)
 {
+	struct tunclient_lease_info *list = NULL;
 	int fds[TB_MSG_MAX_FDS];
+	uint32_t cursor = 0, next;
 	struct tb_builder b;
 	struct tb_msg reply;
-	size_t nfds;
+	size_t nfds, count = 0;
 	int r;
 
 	*out = NULL;
 	*n = 0;
-	if ((r = begin(conn, tb_encode_simple(&b, TB_MSG_LIST, 0))) != 0)
-		return r;
-	if ((r = exchange(conn, &b, TB_MSG_LEASES, &reply, fds, &nfds)) != 0)
-		return r;
-	return client_leases_from_reply(&reply, &conn->err, out, n);
+	for (;;) {
+		if ((r = begin(conn, encode_list(&b, cursor))) != 0 ||
+		    (r = exchange(conn, &b, TB_MSG_LEASES, &reply, fds,
+		    &nfds)) != 0 ||
+		    (r = client_leases_from_reply(&reply, &conn->err, &list,
+		    &count)) != 0)
+			break;
+		if ((next = tb_msg_u32(&reply, TB_ATTR_CURSOR)) == 0) {
+			*out = count > 0 ? list : NULL;
+			*n = count;
+			if (count == 0)
+				free(list);
+			return 0;
+		}
+		if (next <= cursor) {
+			r = tb_error_set(&conn->err, -EPROTO,
+			    "the broker's LEASES cursor went from %u back to "
+			    "%u", cursor, next);
+			break;
+		}
+		cursor = next;
+	}
+	free(list);
+	return r;
 }
 
 void
