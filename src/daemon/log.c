@@ -75,6 +75,49 @@ add_field(struct iovec *iov, int *n, const char *fmt, ...)
 }
 
 /*
+ * Writes "tunbrokerd: MESSAGE\n" to stderr with one write(2): one system
+ * call a line instead of three, and a line is never split or mixed with
+ * another process's output on a shared stream.  Nothing is held back, so a
+ * crash loses no line already logged.
+ */
+static void
+write_line(const char *fmt, va_list ap)
+{
+	static const char prefix[] = "tunbrokerd: ";
+	char stack[1024], *line = stack;
+	size_t size = sizeof(stack), len;
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	n = vsnprintf(line + sizeof(prefix) - 1, size - sizeof(prefix), fmt,
+	    ap);
+	if (n < 0) {
+		va_end(again);
+		return;
+	}
+	len = sizeof(prefix) - 1 + (size_t)n;
+	/* Longer than the stack buffer: the heap, or cut if there is none. */
+	if (len + 1 >= size) {
+		if ((line = malloc(len + 2)) != NULL) {
+			memcpy(line, prefix, sizeof(prefix) - 1);
+			vsnprintf(line + sizeof(prefix) - 1, (size_t)n + 1, fmt,
+			    again);
+		} else {
+			line = stack;
+			len = size - 2;
+		}
+	}
+	va_end(again);
+	line[len++] = '\n';
+	/* A short write or a closed stderr is no reason to stop serving. */
+	(void)!write(STDERR_FILENO, line, len);
+	if (line != stack)
+		free(line);
+}
+
+/*
  * Writes one line with priority; in the journal with the fields of who,
  * device and result as well, when they are not NULL.
  */
@@ -91,9 +134,7 @@ log_vwrite_fields(int priority, const struct peer_identity *who,
 		return;
 	}
 	if (!use_journal) {
-		fputs("tunbrokerd: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		write_line(fmt, ap);
 		return;
 	}
 	if (vasprintf(&text, fmt, ap) < 0)
