@@ -800,6 +800,77 @@ START_TEST(failed_deletion_is_an_error)
 }
 END_TEST
 
+/*
+ * SIGTERM with RELEASEs in flight: each one the broker read is carried
+ * out and answered before it exits, and a RELEASED is never sent for a
+ * device still there.  Those it had not read yet are dropped with the
+ * connection, their devices untouched.
+ */
+START_TEST(stop_answers_releases_in_flight)
+{
+	char (*names)[IFNAMSIZ] = calloc(100, IFNAMSIZ);
+	uint8_t *buf = malloc(TB_MSG_MAX_SIZE);
+	struct tunclient_conn *conn;
+	struct testlib_broker b;
+	struct tb_builder msg;
+	struct tb_msg reply;
+	char name[TB_IFNAME_MAX];
+	struct tb_error err;
+	size_t i, released = 0, gone = 0;
+	int fds[100], sock, r, chunk[TB_MSG_MAX_FDS];
+	bool reset = false;
+	ssize_t n;
+	size_t nfds;
+
+	ck_assert(names != NULL && buf != NULL);
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NOBODY);
+	allow_root_many(&b);
+	ck_assert_int_eq(tunclient_connect(b.socket_path, &conn), 0);
+	grant_many(conn, 100, names, fds);
+	tunclient_close(conn);
+	sock = raw_connect(&b);
+	for (i = 0; i < 100; i++)
+		raw_send(sock, &msg, tb_encode_release(&msg, TB_MSG_RELEASE,
+		    (uint32_t)i + 1, names[i]));
+	/* Stop it mid-way: once the first is done, before all are. */
+	ck_assert(link_gone_within(names[0], 5000));
+	testlib_broker_stop(&b);
+	/*
+	 * The replies wait in our socket, then the end of the connection.
+	 * Having closed with requests of ours unread, the broker left an
+	 * ECONNRESET that the kernel reports first, once.
+	 */
+	for (;;) {
+		n = tb_recv(sock, buf, TB_MSG_MAX_SIZE, chunk, &nfds, &err);
+		if (n == -ECONNRESET && !reset) {
+			reset = true;
+			continue;
+		}
+		if (n <= 0)
+			break;
+		tb_close_fds(chunk, nfds);
+		ck_assert_int_eq(tb_msg_parse(&reply, buf, (size_t)n, nfds,
+		    &err), 0);
+		ck_assert_int_eq(reply.hdr.type, TB_MSG_RELEASED);
+		ck_assert_int_eq(tb_decode_release(&reply, name, &err), 0);
+		ck_assert_uint_eq(if_nametoindex(name), 0);
+		released++;
+	}
+	ck_assert_msg(n == 0, "%s", err.text);
+	for (i = 0; i < 100; i++)
+		gone += if_nametoindex(names[i]) == 0;
+	ck_assert_uint_eq(gone, released);
+	ck_assert_uint_gt(released, 0);
+	for (i = 0; i < 100; i++)
+		close(fds[i]);
+	r = close(sock);
+	ck_assert_int_eq(r, 0);
+	free(buf);
+	free(names);
+}
+END_TEST
+
 /* The leases one raw LIST (after cursor) returns; *next its cursor. */
 static size_t
 raw_list(int sock, uint32_t cursor, struct tb_lease *leases, uint32_t *next)
@@ -899,6 +970,7 @@ main(void)
 	tcase_add_test(tc, release_ends_lease);
 	tcase_add_test(tc, pipelined_releases_answered_when_gone);
 	tcase_add_test(tc, failed_deletion_is_an_error);
+	tcase_add_test(tc, stop_answers_releases_in_flight);
 	tcase_add_test(tc, external_deletion_ends_lease);
 	tcase_add_test(tc, list_shows_own_leases);
 	tcase_add_test(tc, restart_adopts_held_devices);
