@@ -79,23 +79,25 @@ validate_offload(const struct tb_create_request *req, struct tb_error *err)
 {
 	const uint32_t uso = TB_OFFLOAD_USO4 | TB_OFFLOAD_USO6;
 	const uint32_t tso = TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
+	char names[TB_OFFLOAD_TEXT_MAX];
 
 	if (req->offload == 0)
 		return 0;
+	tb_offload_format(req->offload, names, sizeof(names));
 	if (req->vnet_hdr == 0)
-		return tb_error_set(err, -EINVAL, "offload 0x%x needs "
+		return tb_error_set(err, -EINVAL, "offload %s needs "
 		    "vnet-hdr: without the header no offload can be described",
-		    req->offload);
-	if (req->offload != TB_OFFLOAD_CSUM &&
-	    !(req->offload & TB_OFFLOAD_CSUM))
-		return tb_error_set(err, -EINVAL, "offload 0x%x: segmentation "
-		    "offloads need csum", req->offload);
+		    names);
+	if (!(req->offload & TB_OFFLOAD_CSUM))
+		return tb_error_set(err, -EINVAL, "offload %s needs csum: "
+		    "the kernel segments only packets whose checksum it may "
+		    "leave partial", names);
 	if ((req->offload & uso) != 0 && (req->offload & uso) != uso)
-		return tb_error_set(err, -EINVAL, "offload 0x%x: the kernel "
-		    "takes uso4 and uso6 only together", req->offload);
+		return tb_error_set(err, -EINVAL, "offload %s: the kernel "
+		    "takes uso4 and uso6 only together", names);
 	if ((req->offload & TB_OFFLOAD_TSO_ECN) && !(req->offload & tso))
-		return tb_error_set(err, -EINVAL, "offload 0x%x: tso-ecn "
-		    "needs tso4 or tso6", req->offload);
+		return tb_error_set(err, -EINVAL, "offload %s: tso-ecn "
+		    "needs tso4 or tso6", names);
 	return 0;
 }
 
