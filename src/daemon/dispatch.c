@@ -73,32 +73,20 @@ peer_partner(const struct tb_create_request *req)
 	return NULL;
 }
 
-/* Refuses the offload combinations TUNSETOFFLOAD would refuse. */
+/*
+ * Refuses offloads without a header to describe them, and the
+ * combinations TUNSETOFFLOAD would refuse.
+ */
 static int
 validate_offload(const struct tb_create_request *req, struct tb_error *err)
 {
-	const uint32_t uso = TB_OFFLOAD_USO4 | TB_OFFLOAD_USO6;
-	const uint32_t tso = TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
 	char names[TB_OFFLOAD_TEXT_MAX];
 
-	if (req->offload == 0)
-		return 0;
-	tb_offload_format(req->offload, names, sizeof(names));
-	if (req->vnet_hdr == 0)
+	if (req->offload != 0 && req->vnet_hdr == 0)
 		return tb_error_set(err, -EINVAL, "offload %s needs "
 		    "vnet-hdr: without the header no offload can be described",
-		    names);
-	if (!(req->offload & TB_OFFLOAD_CSUM))
-		return tb_error_set(err, -EINVAL, "offload %s needs csum: "
-		    "the kernel segments only packets whose checksum it may "
-		    "leave partial", names);
-	if ((req->offload & uso) != 0 && (req->offload & uso) != uso)
-		return tb_error_set(err, -EINVAL, "offload %s: the kernel "
-		    "takes uso4 and uso6 only together", names);
-	if ((req->offload & TB_OFFLOAD_TSO_ECN) && !(req->offload & tso))
-		return tb_error_set(err, -EINVAL, "offload %s: tso-ecn "
-		    "needs tso4 or tso6", names);
-	return 0;
+		    tb_offload_format(req->offload, names, sizeof(names)));
+	return tb_offload_check(req->offload, err);
 }
 
 /* An Ethernet address a device may take: unicast and not all zero. */

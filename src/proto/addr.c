@@ -189,3 +189,29 @@ tb_offload_format(uint32_t offload, char *buf, size_t size)
 		    (unsigned)(offload & ~TB_OFFLOAD_ALL));
 	return buf;
 }
+
+int
+tb_offload_check(uint32_t offload, struct tb_error *err)
+{
+	const uint32_t uso = TB_OFFLOAD_USO4 | TB_OFFLOAD_USO6;
+	const uint32_t tso = TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
+	char names[TB_OFFLOAD_TEXT_MAX];
+
+	if (offload == 0)
+		return 0;
+	tb_offload_format(offload, names, sizeof(names));
+	if ((offload & ~TB_OFFLOAD_ALL) != 0)
+		return tb_error_set(err, -EINVAL, "offload %s has unknown "
+		    "bits 0x%x", names, (unsigned)(offload & ~TB_OFFLOAD_ALL));
+	if (!(offload & TB_OFFLOAD_CSUM))
+		return tb_error_set(err, -EINVAL, "offload %s needs csum: "
+		    "the kernel segments only packets whose checksum it may "
+		    "leave partial", names);
+	if ((offload & uso) != 0 && (offload & uso) != uso)
+		return tb_error_set(err, -EINVAL, "offload %s: the kernel "
+		    "takes uso4 and uso6 only together", names);
+	if ((offload & TB_OFFLOAD_TSO_ECN) && !(offload & tso))
+		return tb_error_set(err, -EINVAL, "offload %s: tso-ecn "
+		    "needs tso4 or tso6", names);
+	return 0;
+}

@@ -59,4 +59,11 @@ const char *tb_mac_format(const uint8_t mac[TB_MAC_LEN], char *buf,
  */
 const char *tb_offload_format(uint32_t offload, char *buf, size_t size);
 
+/*
+ * Refuses the combinations of offload bits that TUNSETOFFLOAD refuses
+ * (segmentation without csum, uso4 without uso6, tso-ecn without tso)
+ * and unknown bits: 0, or -EINVAL with a sentence naming them in err.
+ */
+int tb_offload_check(uint32_t offload, struct tb_error *err);
+
 #endif /* TUNBROKER_ADDR_H */

@@ -888,6 +888,11 @@ tb_decode_created(const struct tb_msg *msg, struct tb_created_reply *rep,
 		return reject(err, -EBADMSG, TB_DECODE_BAD_VALUE,
 		    "reply announces %u descriptors but carried %zu",
 		    rep->fd_count, msg->nfds);
+	/* A multi-queue device comes with one descriptor per queue. */
+	if (rep->queues != 0 && rep->fd_count != rep->queues)
+		return reject(err, -EBADMSG, TB_DECODE_BAD_VALUE,
+		    "reply describes %u queues but announces %u descriptors",
+		    rep->queues, rep->fd_count);
 	return 0;
 }
 
