@@ -1017,6 +1017,39 @@ START_TEST(failure_part_way_leaves_nothing)
 }
 END_TEST
 
+/*
+ * A holder may make the device persistent (TUNSETPERSIST needs no
+ * privilege); the broker still deletes a multi-queue device once the
+ * kernel counts no queue attached.
+ */
+START_TEST(persistent_multi_queue_device_deleted_after_last_close)
+{
+	struct tb_create_request req = request("mqp%d", 3, 0, 0);
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, "users = 65534\nqueues = 4\n");
+	out = create_as_nobody(b.socket_path, &req);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_int_eq(ioctl(out.fds[1], TUNSETPERSIST, 1UL), 0);
+	/* A detached queue still holds the device. */
+	ck_assert_int_eq(ioctl(out.fds[2], TUNSETQUEUE, &(struct ifreq){
+	    .ifr_flags = IFF_DETACH_QUEUE }), 0);
+	close(out.fds[0]);
+	close(out.fds[1]);
+	out.fds[0] = out.fds[1] = -1;
+	ck_assert_int_eq(netinfo_link_by_name(out.name, &link), 0);
+	ck_assert_uint_eq(link.num_queues, 0);
+	ck_assert_uint_eq(link.num_disabled_queues, 1);
+	close_queues(&out);
+	ck_assert_msg(link_disappears(out.name), "the persistent multi-queue "
+	    "device outlived its last queue");
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 static Suite *
 queues_suite(void)
 {
@@ -1033,6 +1066,7 @@ queues_suite(void)
 	tcase_add_test(tc, uso_hands_over_large_datagrams);
 	tcase_add_test(tc, refusals_name_the_value_and_rule);
 	tcase_add_test(tc, failure_part_way_leaves_nothing);
+	tcase_add_test(tc, persistent_multi_queue_device_deleted_after_last_close);
 	suite_add_tcase(s, tc);
 	return s;
 }
