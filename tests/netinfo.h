@@ -39,6 +39,7 @@ struct netinfo_link {
 	bool has_num_queues;	/* IFLA_TUN_NUM_QUEUES was there */
 	unsigned num_queues;	/* queues attached */
 	unsigned num_disabled_queues;
+	size_t nlinklocal;	/* IPv6 link-local (fe80::/10) addresses */
 	size_t naddrs;		/* IPv4 and IPv6, without fe80::/10 */
 	struct netinfo_addr addrs[NETINFO_ADDRS_MAX];
 };
