@@ -370,6 +370,12 @@ describe_device(struct target *t, unsigned ifindex,
 	memcpy(rep->routes, req->routes,
 	    req->nroutes * sizeof(req->routes[0]));
 	rep->nroutes = req->nroutes;
+	/* Only the broker holds the queues yet: the kernel must count all. */
+	if (req->queues != 0 && (!link.has_queues ||
+	    link.queues != req->queues))
+		return tb_error_set(err, -EIO, "device %s has %u queues "
+		    "attached, not the %u made", rep->name,
+		    link.has_queues ? link.queues : 0, req->queues);
 	rep->queues = req->queues;
 	rep->vnet_hdr = req->vnet_hdr;
 	rep->offload = req->offload;

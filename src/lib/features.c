@@ -131,18 +131,21 @@ device_query_offload(const char *ifname, unsigned ifindex,
 	/* Any socket reaches SIOCETHTOOL; AF_UNIX needs no IP stack. */
 	if ((sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return -errno;
-	if (ifindex != 0) {
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-		if (ioctl(sock, SIOCGIFINDEX, &ifr) == -1) {
-			r = -errno;
-			goto out;
-		}
-		/* Another interface of the same name, elsewhere. */
-		if ((unsigned)ifr.ifr_ifindex != ifindex) {
-			r = -ENODEV;
-			goto out;
-		}
+	/*
+	 * Looked up first, also without an index to compare: SIOCETHTOOL on
+	 * a name that is not there makes the kernel try to load a module of
+	 * that name for a privileged caller.
+	 */
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(sock, SIOCGIFINDEX, &ifr) == -1) {
+		r = -errno;
+		goto out;
+	}
+	/* Another interface of the same name: the device is elsewhere. */
+	if (ifindex != 0 && (unsigned)ifr.ifr_ifindex != ifindex) {
+		r = -ENODEV;
+		goto out;
 	}
 	r = read_features(sock, ifname, offload);
 out:
