@@ -214,8 +214,10 @@ int tunclient_request_set_vnet_hdr(struct tunclient_request *req,
 
 /*
  * The offloads (enum tunclient_offload bits) the device accepts; they
- * need a virtio-net header.  Segmentation offloads need CSUM, and USO4
- * and USO6 go together (the kernel's rules).
+ * need a virtio-net header.  Segmentation offloads need CSUM, TSO_ECN
+ * needs TSO4 or TSO6, and USO4 and USO6 go together (the kernel's rules):
+ * this call refuses other combinations at once, the broker an offload
+ * without a header (the two calls may come in either order).
  */
 int tunclient_request_set_offload(struct tunclient_request *req,
     unsigned offloads);
