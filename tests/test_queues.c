@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -23,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1050,6 +1052,77 @@ START_TEST(persistent_multi_queue_device_deleted_after_last_close)
 }
 END_TEST
 
+/*
+ * The lowest descriptor limit under which process pid has exactly free
+ * numbers left, given the ones it holds now.
+ */
+static rlim_t
+limit_leaving(pid_t pid, unsigned free)
+{
+	char path[64];
+	bool used[4096] = { false };
+	struct dirent *d;
+	unsigned fd, left = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	ck_assert_ptr_nonnull(dir = opendir(path));
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		fd = (unsigned)strtoul(d->d_name, NULL, 10);
+		ck_assert_uint_lt(fd, 4096);
+		used[fd] = true;
+	}
+	closedir(dir);
+	for (fd = 0; fd < 4096; fd++) {
+		if (!used[fd] && ++left > free)
+			return fd;
+	}
+	ck_abort_msg("no limit leaves %u descriptors", free);
+	return 0;
+}
+
+/*
+ * The broker running out of descriptors while it opens the queues (a
+ * real limit, RLIMIT_NOFILE, not a hook): the queues already open are
+ * closed, no device is made, and the next request succeeds.  Three
+ * numbers are left: the client's connection and two queues of four.
+ */
+START_TEST(out_of_descriptors_part_way_leaves_nothing)
+{
+	struct tb_create_request req = request("mqlim%d", 4, 0, 0);
+	struct rlimit normal, low;
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	int before;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, "users = 65534\nqueues = 4\n");
+	before = testlib_broker_settled_fds(&b);
+	ck_assert_int_eq(prlimit(b.pid, RLIMIT_NOFILE, NULL, &normal), 0);
+	low = normal;
+	low.rlim_cur = limit_leaving(b.pid, 3);
+	ck_assert_int_eq(prlimit(b.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	out = create_as_nobody(b.socket_path, &req);
+	ck_assert_int_eq(out.code, -EMFILE);
+	ck_assert_str_eq(out.text, "creating device \"mqlim%d\": opening "
+	    "/dev/net/tun: Too many open files");
+	ck_assert_uint_eq(out.nfds, 0);
+	ck_assert_int_eq(netinfo_link_by_name("mqlim0", &link), -ENODEV);
+	ck_assert_int_eq(testlib_broker_settled_fds(&b), before);
+
+	ck_assert_int_eq(prlimit(b.pid, RLIMIT_NOFILE, &normal, NULL), 0);
+	out = create_as_nobody(b.socket_path, &req);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_uint_eq(out.nfds, 4);
+	close_queues(&out);
+	ck_assert(link_disappears(out.name));
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 static Suite *
 queues_suite(void)
 {
@@ -1066,6 +1139,7 @@ queues_suite(void)
 	tcase_add_test(tc, uso_hands_over_large_datagrams);
 	tcase_add_test(tc, refusals_name_the_value_and_rule);
 	tcase_add_test(tc, failure_part_way_leaves_nothing);
+	tcase_add_test(tc, out_of_descriptors_part_way_leaves_nothing);
 	tcase_add_test(tc, persistent_multi_queue_device_deleted_after_last_close);
 	suite_add_tcase(s, tc);
 	return s;
