@@ -21,6 +21,7 @@
 
 /* What a device gets when the request leaves it out. */
 #define DEFAULT_NAME	"tun%d"
+#define DEFAULT_TAP_NAME	"tap%d"
 #define DEFAULT_MTU	1500
 
 /* Room for "rule NAME (FILE:LINE)" in a sentence. */
@@ -255,7 +256,8 @@ rule_objection(const struct policy_rule *rule,
     const struct tb_create_request *req, struct tb_error *err)
 {
 	char cite[CITE_MAX], text[TB_ADDR_TEXT_MAX], shown[80];
-	const char *name = req->name[0] != '\0' ? req->name : DEFAULT_NAME;
+	const char *name = req->name[0] != '\0' ? req->name :
+	    req->device_type == TB_DEVICE_TAP ? DEFAULT_TAP_NAME : DEFAULT_NAME;
 	unsigned mtu = req->mtu != 0 ? req->mtu : DEFAULT_MTU;
 	size_t i;
 
