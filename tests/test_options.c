@@ -679,6 +679,15 @@ START_TEST(refusals_name_the_value)
 	    .tap = true, .bridge = "nobr0" });
 	assert_refused(&out, -ENODEV, "bridge nobr0 does not exist");
 
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .tap = true, .bridge = "br%d" });
+	assert_refused(&out, -EINVAL, "bridge br%d: a bridge is an existing "
+	    "interface, not a template");
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .tap = true, .bridge = "br 0" });
+	assert_refused(&out, -EINVAL, "bridge: name \"br 0\" has a "
+	    "character other");
+
 	/* Routes: within a prefix the rule names, not merely overlapping. */
 	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
 	    .routes = { { "198.18.5.0/24", 0 } } });

@@ -154,6 +154,7 @@ static int
 validate_create(const struct tb_create_request *req, struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
+	struct tb_error why;
 	unsigned ifindex;
 	size_t i;
 	int r;
@@ -187,8 +188,11 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 		return tb_error_set(err, -EINVAL, "bridge %s: only a TAP "
 		    "device can join a bridge", req->bridge);
 	if (req->bridge[0] != '\0' &&
-	    (r = policy_check_name(req->bridge, err)) != 0)
-		return r;
+	    (r = policy_check_name(req->bridge, &why)) != 0)
+		return tb_error_set(err, r, "bridge: %s", why.text);
+	if (strchr(req->bridge, '%') != NULL)
+		return tb_error_set(err, -EINVAL, "bridge %s: a bridge is an "
+		    "existing interface, not a template", req->bridge);
 	if (req->txqueuelen > TXQUEUELEN_MAX)
 		return tb_error_set(err, -EINVAL, "txqueuelen %u is over %u",
 		    req->txqueuelen, TXQUEUELEN_MAX);

@@ -200,13 +200,18 @@ route_allowed(const struct policy_rule *rule, const struct tb_addr *dst)
 	return false;
 }
 
+/*
+ * Bridges are exact names: the configuration refuses anything but a name
+ * (no pattern characters), so a bridge an administrator creates later is
+ * never allowed by accident.
+ */
 static bool
 bridge_allowed(const struct policy_rule *rule, const char *bridge)
 {
 	size_t i;
 
 	for (i = 0; i < rule->nbridges; i++) {
-		if (fnmatch(rule->bridges[i], bridge, 0) == 0)
+		if (strcmp(rule->bridges[i], bridge) == 0)
 			return true;
 	}
 	return false;
