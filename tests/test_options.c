@@ -844,6 +844,27 @@ START_TEST(duplicate_route_leaves_nothing)
 }
 END_TEST
 
+/* A TAP's MTU tops out below a TUN's: the kernel refuses, nothing stays. */
+START_TEST(tap_mtu_over_kernel_max_leaves_nothing)
+{
+	struct testlib_broker b;
+	struct outcome out;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_TAP);
+	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
+	    .tap = true, .name = "big0", .mtu = 65535 });
+	/* The step and value, and the kernel's own reason. */
+	assert_refused(&out, -EINVAL, "(mtu 65535)");
+	ck_assert_msg(strstr(out.text, "(kernel: mtu greater than device "
+	    "maximum)") != NULL, "no kernel reason in \"%s\"", out.text);
+	ck_assert(link_disappears("big0"));
+	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert_uint_eq(count_leases(&b), 0);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 START_TEST(ipv6_disabled_route_leaves_nothing)
 {
 	struct testlib_broker b;
@@ -888,6 +909,7 @@ main(void)
 	tcase_add_test(tc, bridge_mtu_judged);
 	tcase_add_test(tc, duplicate_route_leaves_nothing);
 	tcase_add_test(tc, ipv6_disabled_route_leaves_nothing);
+	tcase_add_test(tc, tap_mtu_over_kernel_max_leaves_nothing);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }
