@@ -25,6 +25,9 @@
  */
 #define TXQUEUELEN_MAX	65536
 
+/* The priority Linux gives an IPv6 route without one (IP6_RT_PRIO_USER). */
+#define IPV6_DEFAULT_METRIC	1024
+
 static void
 reply_error(struct reply *reply, uint32_t seq, const struct tb_error *err)
 {
@@ -141,6 +144,7 @@ static int
 validate_create(const struct tb_create_request *req, struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
+	struct tb_error why;
 	unsigned ifindex;
 	size_t i;
 	int r;
@@ -174,8 +178,11 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 		return tb_error_set(err, -EINVAL, "bridge %s: only a TAP "
 		    "device can join a bridge", req->bridge);
 	if (req->bridge[0] != '\0' &&
-	    (r = policy_check_name(req->bridge, err)) != 0)
-		return r;
+	    (r = policy_check_name(req->bridge, &why)) != 0)
+		return tb_error_set(err, r, "bridge: %s", why.text);
+	if (strchr(req->bridge, '%') != NULL)
+		return tb_error_set(err, -EINVAL, "bridge %s: a bridge is an "
+		    "existing interface, not a template", req->bridge);
 	if (req->txqueuelen > TXQUEUELEN_MAX)
 		return tb_error_set(err, -EINVAL, "txqueuelen %u is over %u",
 		    req->txqueuelen, TXQUEUELEN_MAX);
@@ -346,6 +353,7 @@ describe_device(struct target *t, unsigned ifindex,
     struct tb_created_reply *rep, struct tb_error *err)
 {
 	struct netlink_link link;
+	size_t i;
 	int r;
 
 	if ((r = netlink_get_link(t->nl, ifindex, &link, err)) != 0)
@@ -376,6 +384,12 @@ describe_device(struct target *t, unsigned ifindex,
 		return tb_error_set(err, -EIO, "device %s has %u queues "
 		    "attached, not the %u made", rep->name,
 		    link.has_queues ? link.queues : 0, req->queues);
+	/* IPv6 has no metric 0: the kernel gives such a route its default. */
+	for (i = 0; i < rep->nroutes; i++) {
+		if (rep->routes[i].dst.family == AF_INET6 &&
+		    rep->routes[i].metric == 0)
+			rep->routes[i].metric = IPV6_DEFAULT_METRIC;
+	}
 	rep->queues = req->queues;
 	rep->vnet_hdr = req->vnet_hdr;
 	rep->offload = req->offload;
@@ -390,8 +404,8 @@ describe_device(struct target *t, unsigned ifindex,
 static int
 build_device(struct broker *b, struct target *t,
     const struct peer_identity *who, const struct tb_create_request *req,
-    struct tb_created_reply *rep, int fds[TB_MAX_QUEUES],
-    struct tb_error *err)
+    const struct netlink_link *bridge, struct tb_created_reply *rep,
+    int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
 	struct tun_spec spec = {
 		.name = req->name[0] != '\0' ? req->name : NULL,
@@ -402,14 +416,11 @@ build_device(struct broker *b, struct target *t,
 		.uid = who->uid,
 		.gid = who->gid,
 	};
-	struct netlink_link bridge, link;
+	struct netlink_link link;
 	struct tb_error ignored;
 	unsigned ifindex = 0;
 	int r;
 
-	if (req->bridge[0] != '\0' &&
-	    (r = find_bridge(t, req->bridge, &bridge, err)) != 0)
-		return r;
 	memcpy(fds, t->fds, sizeof(t->fds));
 	for (r = 0; r < TB_MAX_QUEUES; r++)
 		t->fds[r] = -1;
@@ -418,10 +429,9 @@ build_device(struct broker *b, struct target *t,
 	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
 		goto fail;
 	ifindex = link.ifindex;
-	if ((r = configure_device(t, ifindex, who->uid, req,
-	    req->bridge[0] != '\0' ? &bridge : NULL, err)) != 0 ||
-	    (r = describe_device(t, ifindex, req,
-	    req->bridge[0] != '\0' ? &bridge : NULL, rep, err)) != 0)
+	if ((r = configure_device(t, ifindex, who->uid, req, bridge, err))
+	    != 0 ||
+	    (r = describe_device(t, ifindex, req, bridge, rep, err)) != 0)
 		goto fail;
 	if ((r = lease_table_add(b->leases, who->uid, ifindex, rep->name))
 	    != 0) {
@@ -438,11 +448,42 @@ fail:
 	return r;
 }
 
+/*
+ * A TAP without an MTU of its own takes its bridge's, so the policy must
+ * judge that MTU as if the client had asked for it: a bridge is no way
+ * around a rule's mtu range.
+ */
+static int
+check_bridge_mtu(struct broker *b, const struct peer_identity *who,
+    const struct tb_create_request *req, const struct netlink_link *bridge,
+    struct tb_error *err)
+{
+	struct tb_create_request *effective;
+	struct tb_error why;
+	int r;
+
+	if (req->mtu != 0)
+		return 0;
+	if ((effective = malloc(sizeof(*effective))) == NULL)
+		return tb_error_set(err, -ENOMEM, "checking the mtu of bridge "
+		    "%s: %s", bridge->name, strerror(ENOMEM));
+	*effective = *req;
+	effective->mtu = bridge->mtu;
+	r = policy_check_create(&b->config, who, effective,
+	    lease_table_count_uid(b->leases, who->uid), &why);
+	free(effective);
+	if (r != 0)
+		return tb_error_set(err, r, "with the mtu of bridge %s (%u): %s",
+		    bridge->name, bridge->mtu, why.text);
+	return 0;
+}
+
 static int
 create_device(struct broker *b, const struct peer_identity *who,
     const struct tb_create_request *req, struct tb_created_reply *rep,
     int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
+	struct netlink_link bridge;
 	struct target t;
 	int r;
 
@@ -454,7 +495,14 @@ create_device(struct broker *b, const struct peer_identity *who,
 		return r;
 	if ((r = target_open(b, req, &t, err)) != 0)
 		return r;
-	r = build_device(b, &t, who, req, rep, fds, err);
+	/* The bridge is looked up only for a client the policy allows it. */
+	if (req->bridge[0] != '\0' &&
+	    ((r = find_bridge(&t, req->bridge, &bridge, err)) != 0 ||
+	    (r = check_bridge_mtu(b, who, req, &bridge, err)) != 0))
+		goto out;
+	r = build_device(b, &t, who, req,
+	    req->bridge[0] != '\0' ? &bridge : NULL, rep, fds, err);
+out:
 	close_queues(b, t.fds, TB_MAX_QUEUES);
 	target_close(&t);
 	return r;
