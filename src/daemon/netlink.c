@@ -26,12 +26,24 @@
  */
 #define NETLINK_BUFFER_SIZE	8192
 
+/* A batch is sent when it holds this many requests or bytes. */
+#define NETLINK_BATCH_MAX	64
+#define NETLINK_BATCH_SIZE	16384
+#define NETLINK_STEP_MAX	160
+
 struct netlink {
 	struct mnl_socket *sock;
 	uint32_t portid;
 	uint32_t seq;
 	/* Holds the request until it is sent, then the reply. */
 	char buf[NETLINK_BUFFER_SIZE] __attribute__((aligned(8)));
+	/* Between netlink_batch_begin() and _end(): requests not yet sent. */
+	bool batching;
+	size_t batch_len;
+	unsigned batch_count;
+	uint32_t batch_first_seq;
+	char batch[NETLINK_BATCH_SIZE] __attribute__((aligned(8)));
+	char steps[NETLINK_BATCH_MAX][NETLINK_STEP_MAX];
 };
 
 int
@@ -120,58 +132,130 @@ netlink_parse_ack(const struct nlmsghdr *msg, const char **extack)
 	return e->error;
 }
 
+/* Says err: the step, the errno's text and the kernel's explanation. */
+static int
+netlink_fail(int rc, const char *step, const char *extack,
+    struct tb_error *err)
+{
+	if (extack != NULL && *extack != '\0')
+		return tb_error_set(err, rc, "%s: %s (kernel: %s)", step,
+		    strerror(-rc), extack);
+	return tb_error_set(err, rc, "%s: %s", step, strerror(-rc));
+}
+
 /*
- * Sends the request built in nl->buf and waits for its ack.  Messages that
- * are not the reply to this request (an ack of an earlier request whose
- * caller gave up) are skipped.  On failure, err gets the sentence fmt
- * describes, the errno text and the kernel's explanation.
+ * Sends the len bytes of requests at buf, whose sequence numbers run from
+ * first for count requests, and reads an ack for each.  Messages that are
+ * not acks of these (an ack of an earlier request whose caller gave up)
+ * are skipped.  Returns 0 or the first failure, described with steps[i]
+ * for the request at first + i.
+ */
+static int
+netlink_exchange(struct netlink *nl, const void *buf, size_t len,
+    uint32_t first, unsigned count, char (*steps)[NETLINK_STEP_MAX],
+    struct tb_error *err)
+{
+	const char *extack = NULL;
+	const struct nlmsghdr *msg;
+	unsigned acked = 0;
+	int n, rc, result = 0;
+
+	if (mnl_socket_sendto(nl->sock, buf, len) == -1) {
+		rc = -errno;
+		return netlink_fail(rc, steps[0], NULL, err);
+	}
+	while (acked < count) {
+		n = (int)mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = -errno;
+			return result != 0 ? result :
+			    netlink_fail(rc, steps[acked], NULL, err);
+		}
+		for (msg = (const struct nlmsghdr *)nl->buf;
+		    mnl_nlmsg_ok(msg, n); msg = mnl_nlmsg_next(msg, &n)) {
+			uint32_t i = msg->nlmsg_seq - first;
+
+			if (i >= count || msg->nlmsg_pid != nl->portid ||
+			    msg->nlmsg_type != NLMSG_ERROR)
+				continue;
+			acked++;
+			rc = netlink_parse_ack(msg, &extack);
+			if (rc != 0 && result == 0)
+				result = netlink_fail(rc, steps[i], extack,
+				    err);
+		}
+	}
+	return result;
+}
+
+/* Sends the batch gathered so far and waits for its acks. */
+static int
+netlink_batch_flush(struct netlink *nl, struct tb_error *err)
+{
+	int rc;
+
+	if (nl->batch_count == 0)
+		return 0;
+	rc = netlink_exchange(nl, nl->batch, nl->batch_len,
+	    nl->batch_first_seq, nl->batch_count, nl->steps, err);
+	nl->batch_len = 0;
+	nl->batch_count = 0;
+	return rc;
+}
+
+void
+netlink_batch_begin(struct netlink *nl)
+{
+	nl->batching = true;
+	nl->batch_len = 0;
+	nl->batch_count = 0;
+}
+
+int
+netlink_batch_end(struct netlink *nl, struct tb_error *err)
+{
+	int rc = netlink_batch_flush(nl, err);
+
+	nl->batching = false;
+	return rc;
+}
+
+/*
+ * Sends the request built in nl->buf and waits for its ack, or, inside a
+ * batch, adds it to the batch (sending the batch first when it is full)
+ * and returns 0: the batch's end reports how it went.  On failure, err
+ * gets the sentence fmt describes, the errno text and the kernel's
+ * explanation.
  */
 static int __attribute__((format(printf, 4, 5)))
 netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
     struct tb_error *err, const char *fmt, ...)
 {
-	char step[256];
-	const char *extack = NULL;
-	const struct nlmsghdr *msg;
-	uint32_t seq;
-	ssize_t n;
-	int len, rc;
+	char step[1][NETLINK_STEP_MAX];
 	va_list ap;
+	int rc;
 
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq = ++nl->seq;
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1) {
-		rc = -errno;
-		goto fail;
-	}
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto fail;
-		}
-		len = (int)n;
-		for (msg = (const struct nlmsghdr *)nl->buf;
-		    mnl_nlmsg_ok(msg, len); msg = mnl_nlmsg_next(msg, &len)) {
-			if (msg->nlmsg_seq != seq ||
-			    msg->nlmsg_pid != nl->portid ||
-			    msg->nlmsg_type != NLMSG_ERROR)
-				continue;
-			if ((rc = netlink_parse_ack(msg, &extack)) == 0)
-				return 0;
-			goto fail;
-		}
-	}
-fail:
+	if (nl->batching && (nl->batch_count == NETLINK_BATCH_MAX ||
+	    nl->batch_len + nlh->nlmsg_len > sizeof(nl->batch)) &&
+	    (rc = netlink_batch_flush(nl, err)) != 0)
+		return rc;
+	nlh->nlmsg_seq = ++nl->seq;
 	va_start(ap, fmt);
-	vsnprintf(step, sizeof(step), fmt, ap);
+	vsnprintf(nl->batching ? nl->steps[nl->batch_count] : step[0],
+	    NETLINK_STEP_MAX, fmt, ap);
 	va_end(ap);
-	if (extack != NULL && *extack != '\0')
-		return tb_error_set(err, rc, "%s: %s (kernel: %s)", step,
-		    strerror(-rc), extack);
-	return tb_error_set(err, rc, "%s: %s", step, strerror(-rc));
+	if (!nl->batching)
+		return netlink_exchange(nl, nlh, nlh->nlmsg_len, nl->seq, 1,
+		    step, err);
+	if (nl->batch_count == 0)
+		nl->batch_first_seq = nl->seq;
+	memcpy(nl->batch + nl->batch_len, nlh, nlh->nlmsg_len);
+	nl->batch_len += MNL_ALIGN(nlh->nlmsg_len);
+	nl->batch_count++;
+	return 0;
 }
 
 /* Link messages carry the index as an int; 0 would mean "by name". */
@@ -196,6 +280,33 @@ netlink_link_request(struct netlink *nl, uint16_t type, unsigned ifindex)
 	return nlh;
 }
 
+/* Starts an RTM_NEWROUTE to dst through ifindex in nl->buf. */
+static struct nlmsghdr *
+netlink_route_request(struct netlink *nl, unsigned ifindex,
+    const struct tb_addr *dst, uint8_t protocol, uint32_t priority)
+{
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = dst->family;
+	rtm->rtm_dst_len = dst->prefixlen;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = protocol;
+	/* No gateway: the destination is on the link itself. */
+	rtm->rtm_scope = dst->family == AF_INET ? RT_SCOPE_LINK :
+	    RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	if (dst->prefixlen > 0)
+		mnl_attr_put(nlh, RTA_DST, tb_addr_len(dst), dst->addr);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	if (priority != 0)
+		mnl_attr_put_u32(nlh, RTA_PRIORITY, priority);
+	return nlh;
+}
+
 /*
  * Routes peer's network (its address masked to its prefix) through the
  * link ifindex, as the kernel's own prefix route for an address would.
@@ -207,33 +318,41 @@ netlink_add_peer_route(struct netlink *nl, unsigned ifindex,
 	char text[TB_ADDR_TEXT_MAX];
 	struct tb_addr net = *peer;
 	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
-	size_t i, len = tb_addr_len(peer);
 
-	for (i = 0; i < len; i++) {
-		unsigned keep = peer->prefixlen > i * 8 ?
-		    peer->prefixlen - (unsigned)i * 8 : 0;
-
-		if (keep < 8)
-			net.addr[i] &= (uint8_t)(0xff00u >> keep);
-	}
-	nlh = mnl_nlmsg_put_header(nl->buf);
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = peer->family;
-	rtm->rtm_dst_len = peer->prefixlen;
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_protocol = RTPROT_KERNEL;
-	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, len, net.addr);
-	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	tb_addr_mask(&net);
 	/* The metric the kernel gives its own prefix routes. */
-	mnl_attr_put_u32(nlh, RTA_PRIORITY, 256);
+	nlh = netlink_route_request(nl, ifindex, &net, RTPROT_KERNEL, 256);
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
 	return netlink_request(nl, nlh, err,
 	    "adding the route to peer %s through ifindex %u",
 	    tb_addr_format(&net, true, text, sizeof(text)), ifindex);
+}
+
+int
+netlink_add_route(struct netlink *nl, unsigned ifindex,
+    const struct tb_route *route, struct tb_error *err)
+{
+	char text[TB_ADDR_TEXT_MAX];
+	struct tb_addr net = route->dst;
+	struct nlmsghdr *nlh;
+
+	tb_addr_format(&route->dst, true, text, sizeof(text));
+	if (tb_addr_validate(&route->dst) != 0)
+		return tb_error_set(err, -EINVAL, "adding route %s: invalid "
+		    "prefix", text);
+	tb_addr_mask(&net);
+	if (memcmp(net.addr, route->dst.addr, sizeof(net.addr)) != 0)
+		return tb_error_set(err, -EINVAL, "adding route %s: it has "
+		    "host bits set", text);
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL, "adding route %s to ifindex "
+		    "%u: invalid ifindex", text, ifindex);
+	nlh = netlink_route_request(nl, ifindex, &route->dst, RTPROT_STATIC,
+	    route->metric);
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	return netlink_request(nl, nlh, err,
+	    "adding route %s metric %u through ifindex %u", text,
+	    route->metric, ifindex);
 }
 
 int
@@ -307,36 +426,79 @@ netlink_add_address(struct netlink *nl, unsigned ifindex,
 	return rc;
 }
 
-int
-netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu,
-    struct tb_error *err)
+/*
+ * Writes " (mtu 1400, mac ..., bridge ifindex 5, txqueuelen 2000)" for
+ * the values cfg sets, so a refusal names the value the kernel refused.
+ */
+static const char *
+netlink_describe_config(const struct netlink_link_config *cfg, char *buf,
+    size_t size)
 {
-	struct nlmsghdr *nlh;
+	char mac[TB_MAC_TEXT_MAX] = "", mtu[24] = "", master[32] = "",
+	    txq[32] = "";
 
-	if (!netlink_ifindex_valid(ifindex))
-		return tb_error_set(err, -EINVAL,
-		    "setting MTU %u on ifindex %u: invalid ifindex", mtu,
-		    ifindex);
-	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
-	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return netlink_request(nl, nlh, err, "setting MTU %u on ifindex %u",
-	    mtu, ifindex);
+	if (cfg->mtu == 0 && cfg->mac == NULL && cfg->master == 0 &&
+	    cfg->txqueuelen == 0) {
+		buf[0] = '\0';
+		return buf;
+	}
+	if (cfg->mac != NULL)
+		tb_mac_format(cfg->mac, mac, sizeof(mac));
+	if (cfg->mtu != 0)
+		snprintf(mtu, sizeof(mtu), "mtu %u", cfg->mtu);
+	if (cfg->master != 0)
+		snprintf(master, sizeof(master), "bridge ifindex %u",
+		    cfg->master);
+	if (cfg->txqueuelen != 0)
+		snprintf(txq, sizeof(txq), "txqueuelen %u", cfg->txqueuelen);
+	snprintf(buf, size, " (%s%s%s%s%s%s%s%s)", mtu,
+	    mtu[0] != '\0' && (mac[0] != '\0' || master[0] != '\0' ||
+	    txq[0] != '\0') ? ", " : "",
+	    mac[0] != '\0' ? "mac " : "", mac,
+	    mac[0] != '\0' && (master[0] != '\0' || txq[0] != '\0') ? ", " : "",
+	    master, master[0] != '\0' && txq[0] != '\0' ? ", " : "", txq);
+	return buf;
 }
 
 int
-netlink_set_up(struct netlink *nl, unsigned ifindex, struct tb_error *err)
+netlink_configure_link(struct netlink *nl, unsigned ifindex,
+    const struct netlink_link_config *cfg, struct tb_error *err)
 {
+	char what[128];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
 	if (!netlink_ifindex_valid(ifindex))
 		return tb_error_set(err, -EINVAL,
-		    "setting ifindex %u up: invalid ifindex", ifindex);
+		    "configuring ifindex %u: invalid ifindex", ifindex);
 	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
-	ifi = mnl_nlmsg_get_payload(nlh);
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
-	return netlink_request(nl, nlh, err, "setting ifindex %u up", ifindex);
+	if (cfg->mac != NULL)
+		mnl_attr_put(nlh, IFLA_ADDRESS, TB_MAC_LEN, cfg->mac);
+	if (cfg->mtu != 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, cfg->mtu);
+	if (cfg->master != 0)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, cfg->master);
+	if (cfg->txqueuelen != 0)
+		mnl_attr_put_u32(nlh, IFLA_TXQLEN, cfg->txqueuelen);
+	if (cfg->alias != NULL)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, cfg->alias);
+	if (cfg->no_ipv6_link_local) {
+		struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+		struct nlattr *inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+
+		mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE,
+		    IN6_ADDR_GEN_MODE_NONE);
+		mnl_attr_nest_end(nlh, inet6);
+		mnl_attr_nest_end(nlh, spec);
+	}
+	if (cfg->up) {
+		ifi = mnl_nlmsg_get_payload(nlh);
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	return netlink_request(nl, nlh, err, "%s ifindex %u%s",
+	    cfg->up ? "setting up" : "configuring", ifindex,
+	    netlink_describe_config(cfg, what, sizeof(what)));
 }
 
 int
@@ -350,22 +512,6 @@ netlink_delete_link(struct netlink *nl, unsigned ifindex,
 		    "deleting ifindex %u: invalid ifindex", ifindex);
 	nlh = netlink_link_request(nl, RTM_DELLINK, ifindex);
 	return netlink_request(nl, nlh, err, "deleting ifindex %u", ifindex);
-}
-
-int
-netlink_set_alias(struct netlink *nl, unsigned ifindex, const char *alias,
-    struct tb_error *err)
-{
-	struct nlmsghdr *nlh;
-
-	if (!netlink_ifindex_valid(ifindex))
-		return tb_error_set(err, -EINVAL,
-		    "setting alias \"%s\" on ifindex %u: invalid ifindex",
-		    alias, ifindex);
-	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
-	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
-	return netlink_request(nl, nlh, err,
-	    "setting alias \"%s\" on ifindex %u", alias, ifindex);
 }
 
 /* Copies a string attribute into buf, truncating; "" if not a string. */
@@ -416,13 +562,10 @@ netlink_parse_linkinfo(const struct nlattr *info, struct netlink_link *link)
 
 	mnl_attr_for_each_nested(attr, info) {
 		if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
-		    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
-			link->is_tun = mnl_attr_get_payload_len(attr) >= 3 &&
-			    strncmp(mnl_attr_get_payload(attr), "tun", 3) == 0 &&
-			    (mnl_attr_get_payload_len(attr) == 3 ||
-			    ((const char *)mnl_attr_get_payload(attr))[3] ==
-			    '\0');
-		else if (mnl_attr_get_type(attr) == IFLA_INFO_DATA)
+		    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0) {
+			netlink_copy_str(attr, link->kind, sizeof(link->kind));
+			link->is_tun = strcmp(link->kind, "tun") == 0;
+		} else if (mnl_attr_get_type(attr) == IFLA_INFO_DATA)
 			data = attr;
 	}
 	if (link->is_tun && data != NULL)
@@ -443,8 +586,26 @@ netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link)
 	if (ifi->ifi_index <= 0)
 		return -EBADMSG;
 	link->ifindex = (unsigned)ifi->ifi_index;
+	link->up = (ifi->ifi_flags & IFF_UP) != 0;
 	mnl_attr_for_each(attr, msg, sizeof(*ifi)) {
 		switch (mnl_attr_get_type(attr)) {
+		case IFLA_MTU:
+		case IFLA_TXQLEN:
+		case IFLA_MASTER:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0)
+				break;
+			*(mnl_attr_get_type(attr) == IFLA_MTU ? &link->mtu :
+			    mnl_attr_get_type(attr) == IFLA_TXQLEN ?
+			    &link->txqueuelen : &link->master) =
+			    mnl_attr_get_u32(attr);
+			break;
+		case IFLA_ADDRESS:
+			if (mnl_attr_get_payload_len(attr) == TB_MAC_LEN) {
+				memcpy(link->mac, mnl_attr_get_payload(attr),
+				    TB_MAC_LEN);
+				link->has_mac = true;
+			}
+			break;
 		case IFLA_IFNAME:
 			netlink_copy_str(attr, link->name, sizeof(link->name));
 			break;
@@ -497,9 +658,9 @@ netlink_dump_batch(struct netlink *nl, int len, uint32_t seq,
  * and an ack) and calls fn for each link in the answer.
  */
 static int
-netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
-    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
-    struct tb_error *err)
+netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
+    uint16_t flags, int (*fn)(const struct netlink_link *link, void *arg),
+    void *arg, struct tb_error *err)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -514,6 +675,8 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
+	if (name != NULL)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
 		rc = -errno;
 	while (rc == 0) {
@@ -526,6 +689,9 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
 		}
 		rc = netlink_dump_batch(nl, (int)n, seq, fn, arg, &stop);
 	}
+	if (rc < 0 && name != NULL)
+		return tb_error_set(err, rc, "reading link %s: %s", name,
+		    strerror(-rc));
 	if (rc < 0 && ifindex != 0)
 		return tb_error_set(err, rc, "reading link ifindex %u: %s",
 		    ifindex, strerror(-rc));
@@ -540,7 +706,7 @@ netlink_dump_links(struct netlink *nl,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err)
 {
-	return netlink_get_links(nl, 0, NLM_F_DUMP, fn, arg, err);
+	return netlink_get_links(nl, 0, NULL, NLM_F_DUMP, fn, arg, err);
 }
 
 /* Keeps the one link a by-index RTM_GETLINK answers with. */
@@ -559,6 +725,18 @@ netlink_get_link(struct netlink *nl, unsigned ifindex,
 	if (!netlink_ifindex_valid(ifindex))
 		return tb_error_set(err, -EINVAL,
 		    "reading ifindex %u: invalid ifindex", ifindex);
-	return netlink_get_links(nl, ifindex, NLM_F_ACK, netlink_keep_link,
+	return netlink_get_links(nl, ifindex, NULL, NLM_F_ACK,
+	    netlink_keep_link, link, err);
+}
+
+int
+netlink_get_link_by_name(struct netlink *nl, const char *name,
+    struct netlink_link *link, struct tb_error *err)
+{
+	memset(link, 0, sizeof(*link));
+	if (name[0] == '\0' || strlen(name) >= TB_IFNAME_MAX)
+		return tb_error_set(err, -EINVAL,
+		    "reading link \"%s\": invalid name", name);
+	return netlink_get_links(nl, 0, name, NLM_F_ACK, netlink_keep_link,
 	    link, err);
 }
