@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +34,8 @@
 #define ACK_WAIT_MAX	30
 /* Room for reports of finished deletions the loop has not read yet. */
 #define DONE_PIPE_SIZE	(1 << 20)
+/* Closes the loop holds for one write: PIPE_BUF bytes, written whole. */
+#define HOLD_MAX	(PIPE_BUF / 8)
 
 /*
  * One queued operation, or the report of a finished deletion; 8 bytes, so
@@ -55,6 +58,14 @@ struct closer {
 	struct event *done_ev;	/* NULL until closer_watch() */
 	closer_done_cb done_cb;
 	void *done_arg;
+	/*
+	 * Closes asked for during one turn of the loop, written to the queue
+	 * together at its end (flush_ev): one write and one wake-up of the
+	 * thread for a turn's grants, not one each.  Loop thread only.
+	 */
+	struct event *flush_ev;	/* NULL until closer_watch(): no holding */
+	struct closer_op held[HOLD_MAX];
+	size_t nheld;
 };
 
 /* Sends one request and waits for its acknowledgement; 0 or -errno. */
@@ -359,6 +370,30 @@ closer_read_done(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Writes the held closes to the queue; if it is full, closes them here. */
+static void
+flush_held(struct closer *c)
+{
+	size_t i, len = c->nheld * sizeof(c->held[0]);
+
+	if (c->nheld == 0)
+		return;
+	/* At most PIPE_BUF bytes: the pipe takes all of them or none. */
+	if (write(c->queue[1], c->held, len) != (ssize_t)len) {
+		for (i = 0; i < c->nheld; i++)
+			close(c->held[i].value);
+	}
+	c->nheld = 0;
+}
+
+static void
+closer_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_held(arg);
+}
+
 int
 closer_watch(struct closer *c, struct event_base *base, closer_done_cb cb,
     void *arg)
@@ -371,7 +406,8 @@ closer_watch(struct closer *c, struct event_base *base, closer_done_cb cb,
 	    closer_read_done, c);
 	if (c->done_ev == NULL || event_add(c->done_ev, NULL) != 0)
 		return -ENOMEM;
-	return 0;
+	c->flush_ev = event_new(base, -1, 0, closer_on_flush, c);
+	return c->flush_ev != NULL ? 0 : -ENOMEM;
 }
 
 /* Queues op; false if there is no room (or no closer). */
@@ -384,9 +420,22 @@ queue_op(struct closer *c, int kind, int value)
 	    write(c->queue[1], &op, sizeof(op)) == (ssize_t)sizeof(op);
 }
 
+/*
+ * Active events run after those already active in the same turn, so the
+ * flush comes once the turn's other callbacks have held their closes.
+ */
 void
 closer_close(struct closer *c, int fd)
 {
+	if (c != NULL && c->flush_ev != NULL) {
+		c->held[c->nheld].kind = OP_CLOSE;
+		c->held[c->nheld].value = fd;
+		if (++c->nheld == HOLD_MAX)
+			flush_held(c);
+		else if (c->nheld == 1)
+			event_active(c->flush_ev, EV_TIMEOUT, 0);
+		return;
+	}
 	if (!queue_op(c, OP_CLOSE, fd))
 		close(fd);
 }
@@ -394,8 +443,11 @@ closer_close(struct closer *c, int fd)
 bool
 closer_delete(struct closer *c, unsigned ifindex)
 {
-	return c != NULL && c->nl != NULL && ifindex <= INT32_MAX &&
-	    queue_op(c, OP_DELETE, (int)ifindex);
+	if (c == NULL || c->nl == NULL || ifindex > INT32_MAX)
+		return false;
+	/* Closes asked for before the deletion go before it. */
+	flush_held(c);
+	return queue_op(c, OP_DELETE, (int)ifindex);
 }
 
 void
@@ -405,6 +457,7 @@ closer_stop(struct closer *c)
 
 	if (c == NULL)
 		return;
+	flush_held(c);
 	close(c->queue[1]);
 	/* Deliver the reports of what is still queued while it finishes. */
 	pfd.fd = c->done[0];
@@ -420,6 +473,8 @@ closer_stop(struct closer *c)
 	close(c->done[1]);
 	if (c->done_ev != NULL)
 		event_free(c->done_ev);
+	if (c->flush_ev != NULL)
+		event_free(c->flush_ev);
 	if (c->nl != NULL)
 		mnl_socket_close(c->nl);
 	free(c);

@@ -31,7 +31,8 @@ int closer_start(struct closer **out);
 /*
  * Hands fd over to be closed; never blocks.  With no closer (NULL) or a
  * full queue, fd is closed at once instead.  Closes queued after a
- * deletion happen after it.
+ * deletion happen after it.  Once closer_watch() has run, the closes of
+ * one turn of the loop go to the thread together at the turn's end.
  */
 void closer_close(struct closer *c, int fd);
 
