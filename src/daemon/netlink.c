@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 
@@ -34,11 +35,34 @@ struct netlink {
 	char buf[NETLINK_BUFFER_SIZE] __attribute__((aligned(8)));
 };
 
+/* Binds nl->sock and asks for the conveniences; 0 or a negative errno. */
+static int
+netlink_setup(struct netlink *nl, struct tb_error *err)
+{
+	int one = 1, rc;
+
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "binding a rtnetlink socket: %s",
+		    strerror(-rc));
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	/*
+	 * Both are conveniences (the kernel's reason in words; acks without
+	 * a copy of the request), so a kernel without them is no failure.
+	 */
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one,
+	    sizeof(one));
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one,
+	    sizeof(one));
+	return 0;
+}
+
 int
 netlink_open(struct netlink **out, struct tb_error *err)
 {
 	struct netlink *nl;
-	int one = 1, rc;
+	int rc;
 
 	*out = NULL;
 	if ((nl = calloc(1, sizeof(*nl))) == NULL)
@@ -51,21 +75,36 @@ netlink_open(struct netlink **out, struct tb_error *err)
 		    strerror(-rc));
 		goto fail;
 	}
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) == -1) {
+	if ((rc = netlink_setup(nl, err)) != 0)
+		goto fail;
+	*out = nl;
+	return 0;
+fail:
+	netlink_close(nl);
+	return rc;
+}
+
+int
+netlink_open_fd(int fd, struct netlink **out, struct tb_error *err)
+{
+	struct netlink *nl;
+	int rc;
+
+	*out = NULL;
+	if ((nl = calloc(1, sizeof(*nl))) == NULL) {
+		close(fd);
+		return tb_error_set(err, -ENOMEM,
+		    "adopting a rtnetlink socket: %s", strerror(ENOMEM));
+	}
+	if ((nl->sock = mnl_socket_fdopen(fd)) == NULL) {
 		rc = -errno;
-		tb_error_set(err, rc, "binding a rtnetlink socket: %s",
+		close(fd);
+		tb_error_set(err, rc, "adopting a rtnetlink socket: %s",
 		    strerror(-rc));
 		goto fail;
 	}
-	nl->portid = mnl_socket_get_portid(nl->sock);
-	/*
-	 * Both are conveniences (the kernel's reason in words; acks without
-	 * a copy of the request), so a kernel without them is no failure.
-	 */
-	(void)mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one,
-	    sizeof(one));
-	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one,
-	    sizeof(one));
+	if ((rc = netlink_setup(nl, err)) != 0)
+		goto fail;
 	*out = nl;
 	return 0;
 fail:

@@ -23,6 +23,14 @@ struct netlink;
 /* Opens a handle; *out is NULL on failure.  The socket is SOCK_CLOEXEC. */
 int netlink_open(struct netlink **out, struct tb_error *err);
 
+/*
+ * Makes a handle of fd, a NETLINK_ROUTE socket that is not bound yet: one
+ * the namespace helper (nsopen.h) opened inside a client's namespace, so
+ * that every request on the handle acts there.  The handle owns fd from
+ * the call on, even on failure.
+ */
+int netlink_open_fd(int fd, struct netlink **out, struct tb_error *err);
+
 /* Closes nl; NULL is fine. */
 void netlink_close(struct netlink *nl);
 

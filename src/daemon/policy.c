@@ -227,6 +227,10 @@ rule_objection(const struct policy_rule *rule,
 		    "mtu %u%s is outside the range %u-%u %s allows", mtu,
 		    req->mtu != 0 ? "" : " (the default)", rule->mtu_min,
 		    rule->mtu_max, cite);
+	if (req->has_netns && rule->namespaces != POLICY_NETNS_OWN)
+		return tb_error_set(err, -EPERM,
+		    "netns: placing the device in another network namespace "
+		    "is not something %s allows (namespaces = none)", cite);
 	return 0;
 }
 

@@ -1,0 +1,149 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <linux/sockios.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+#ifndef SIOCGSKNS
+#define SIOCGSKNS	0x894C
+#endif
+
+static int
+netns_id_of_fd(int fd, struct netns_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+static bool
+netns_id_equal(const struct netns_id *a, const struct netns_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino;
+}
+
+int
+netns_self(struct netns_id *id)
+{
+	int fd, r;
+
+	if ((fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	r = netns_id_of_fd(fd, id);
+	close(fd);
+	return r;
+}
+
+int
+netns_of_socket(int sock, struct netns_id *id)
+{
+	int fd, r;
+
+	if ((fd = ioctl(sock, SIOCGSKNS)) < 0)
+		return -errno;
+	r = netns_id_of_fd(fd, id);
+	close(fd);
+	return r;
+}
+
+/* The name of a namespace type, for the sentence refusing it. */
+static const char *
+nstype_name(int type)
+{
+	switch (type) {
+	case CLONE_NEWNS:
+		return "mount";
+	case CLONE_NEWUTS:
+		return "UTS";
+	case CLONE_NEWIPC:
+		return "IPC";
+	case CLONE_NEWUSER:
+		return "user";
+	case CLONE_NEWPID:
+		return "PID";
+	case CLONE_NEWCGROUP:
+		return "cgroup";
+	case CLONE_NEWTIME:
+		return "time";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * The uid owning the user namespace that owns the namespace fd, as the
+ * broker's user namespace sees it; 0 or a negative errno.
+ */
+static int
+netns_owner_uid(int fd, uid_t *uid)
+{
+	int userns, r = 0;
+
+	if ((userns = ioctl(fd, NS_GET_USERNS)) < 0)
+		return -errno;
+	if (ioctl(userns, NS_GET_OWNER_UID, uid) < 0)
+		r = -errno;
+	close(userns);
+	return r;
+}
+
+int
+netns_check(int fd, const struct peer_identity *who,
+    const struct netns_id *home, struct netns_id *id, bool *is_home,
+    struct tb_error *err)
+{
+	struct statfs sfs;
+	uid_t owner;
+	int type, r;
+
+	*is_home = false;
+	/* Before any ioctl: on another file its number may mean anything. */
+	if (fstatfs(fd, &sfs) < 0)
+		return tb_error_set(err, -EBADF, "netns: descriptor cannot be "
+		    "examined: %s", strerror(errno));
+	if (sfs.f_type != NSFS_MAGIC)
+		return tb_error_set(err, -EBADF, "netns: descriptor is not a "
+		    "network namespace (open /proc/PID/ns/net or "
+		    "/run/netns/NAME)");
+	if ((type = ioctl(fd, NS_GET_NSTYPE)) < 0)
+		return tb_error_set(err, -EBADF, "netns: descriptor is not a "
+		    "usable namespace: %s%s", strerror(errno),
+		    errno == EBADF ? " (an O_PATH descriptor?)" : "");
+	if (type != CLONE_NEWNET)
+		return tb_error_set(err, -EBADF, "netns: descriptor is a %s "
+		    "namespace, not a network namespace", nstype_name(type));
+	if ((r = netns_id_of_fd(fd, id)) != 0)
+		return tb_error_set(err, r, "netns: descriptor cannot be "
+		    "examined: %s", strerror(-r));
+	if (netns_id_equal(id, home)) {
+		*is_home = true;
+		return 0;
+	}
+	if (who->has_netns && netns_id_equal(id, &who->netns))
+		return 0;
+	if ((r = netns_owner_uid(fd, &owner)) != 0)
+		return tb_error_set(err, -EPERM, "netns: the owner of "
+		    "namespace %llu:%llu cannot be read (%s), so it is not "
+		    "known to be uid %u's", (unsigned long long)id->dev,
+		    (unsigned long long)id->ino, strerror(-r),
+		    (unsigned)who->uid);
+	if (owner != who->uid)
+		return tb_error_set(err, -EPERM, "netns: namespace is owned "
+		    "by uid %u, not %u, and is not the one the client "
+		    "connected from", (unsigned)owner, (unsigned)who->uid);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * Network namespaces clients name: what identifies one, and whether a
+ * client may have a device placed in the one it sent.
+ */
+#ifndef TUNBROKER_NETNS_H
+#define TUNBROKER_NETNS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "policy.h"
+
+/* The network namespace of the calling process; 0 or a negative errno. */
+int netns_self(struct netns_id *id);
+
+/*
+ * The network namespace a socket belongs to (SIOCGSKNS, which needs
+ * CAP_NET_ADMIN over it).  For a connection accepted on a Unix socket that
+ * is the namespace the client was in when it made its socket.  Returns 0
+ * or a negative errno.
+ */
+int netns_of_socket(int sock, struct netns_id *id);
+
+/*
+ * Decides whether client who may have a device placed in the network
+ * namespace fd (borrowed) names.  fd must be an nsfs file of a network
+ * namespace (not O_PATH).  The client may use it when the user namespace
+ * owning it belongs to who->uid (NS_GET_USERNS, NS_GET_OWNER_UID), or when
+ * it is the namespace of the client's connection (who->netns; no process
+ * id is involved, so a recycled pid cannot fool it).  The broker's own
+ * namespace home is always allowed, and *is_home tells the caller to treat
+ * the request as one without a namespace.
+ *
+ * Returns 0 with *id set; -EBADF (not a namespace, or not a network one),
+ * or -EPERM (someone else's), with a sentence starting "netns:".
+ */
+int netns_check(int fd, const struct peer_identity *who,
+    const struct netns_id *home, struct netns_id *id, bool *is_home,
+    struct tb_error *err);
+
+#endif /* TUNBROKER_NETNS_H */
