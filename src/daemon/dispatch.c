@@ -302,7 +302,8 @@ handle_release(struct broker *b, const struct peer_identity *who,
 		if (l == NULL || !lease_visible(who, l))
 			r = tb_error_set(&err, -ENOENT,
 			    "ifname %s is not a device of yours", name);
-		else if ((r = linkwatch_delete(b->watch, l->ifindex)) != 0)
+		else if ((r = linkwatch_delete_ns(b->watch, l->nsid,
+		    l->ifindex)) != 0)
 			tb_error_set(&err, r, "deleting %s (ifindex %u): %s",
 			    name, l->ifindex, strerror(-r));
 	}

@@ -36,15 +36,22 @@ lease_table_free(struct lease_table *t)
 }
 
 static struct lease *
-lease_slot(const struct lease_table *t, unsigned ifindex)
+lease_slot_ns(const struct lease_table *t, int nsid, unsigned ifindex)
 {
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
-		if (t->leases[i].ifindex == ifindex)
+		if (t->leases[i].ifindex == ifindex &&
+		    t->leases[i].nsid == nsid)
 			return &t->leases[i];
 	}
 	return NULL;
+}
+
+static struct lease *
+lease_slot(const struct lease_table *t, unsigned ifindex)
+{
+	return lease_slot_ns(t, LEASE_NSID_HOME, ifindex);
 }
 
 static void
@@ -57,9 +64,16 @@ int
 lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
     const char *name)
 {
+	return lease_table_add_ns(t, LEASE_NSID_HOME, uid, ifindex, name);
+}
+
+int
+lease_table_add_ns(struct lease_table *t, int nsid, uid_t uid,
+    unsigned ifindex, const char *name)
+{
 	struct lease *l, *grown;
 
-	if ((l = lease_slot(t, ifindex)) == NULL) {
+	if ((l = lease_slot_ns(t, nsid, ifindex)) == NULL) {
 		if (t->n == t->cap) {
 			size_t cap = t->cap == 0 ? 16 : t->cap * 2;
 
@@ -75,6 +89,7 @@ lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 	}
 	l->uid = uid;
 	l->ifindex = ifindex;
+	l->nsid = nsid;
 	lease_set_name(l, name);
 	return 0;
 }
@@ -82,12 +97,41 @@ lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 int
 lease_table_remove(struct lease_table *t, unsigned ifindex)
 {
-	struct lease *l = lease_slot(t, ifindex);
+	return lease_table_remove_ns(t, LEASE_NSID_HOME, ifindex);
+}
+
+int
+lease_table_remove_ns(struct lease_table *t, int nsid, unsigned ifindex)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
 
 	if (l == NULL)
 		return -ENOENT;
 	*l = t->leases[--t->n];
 	return 0;
+}
+
+unsigned
+lease_table_remove_nsid(struct lease_table *t, int nsid)
+{
+	unsigned removed = 0;
+	size_t i = 0;
+
+	while (nsid != LEASE_NSID_HOME && i < t->n) {
+		if (t->leases[i].nsid == nsid) {
+			t->leases[i] = t->leases[--t->n];
+			removed++;
+		} else {
+			i++;
+		}
+	}
+	return removed;
+}
+
+const struct lease *
+lease_table_find_ns(const struct lease_table *t, int nsid, unsigned ifindex)
+{
+	return lease_slot_ns(t, nsid, ifindex);
 }
 
 const struct lease *
@@ -112,6 +156,16 @@ void
 lease_table_rename(struct lease_table *t, unsigned ifindex, const char *name)
 {
 	struct lease *l = lease_slot(t, ifindex);
+
+	if (l != NULL && name[0] != '\0')
+		lease_set_name(l, name);
+}
+
+void
+lease_table_rename_ns(struct lease_table *t, int nsid, unsigned ifindex,
+    const char *name)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
 
 	if (l != NULL && name[0] != '\0')
 		lease_set_name(l, name);

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -32,6 +33,7 @@ struct linkwatch {
 	struct event *ev;
 	struct event *recheck_ev;	/* devices without carrier, each second */
 	struct closer *closer;		/* NULL: close inline */
+	bool all_nsid;			/* hears other namespaces' links */
 	char buf[LINKWATCH_BUFFER_SIZE] __attribute__((aligned(8)));
 };
 
@@ -40,7 +42,7 @@ linkwatch_open(struct linkwatch **out, struct lease_table *leases,
     struct netlink *nl, struct tb_error *err)
 {
 	struct linkwatch *lw;
-	int rcvbuf = 1 << 20, rc;
+	int rcvbuf = 1 << 20, one = 1, rc;
 
 	*out = NULL;
 	if ((lw = calloc(1, sizeof(*lw))) == NULL)
@@ -50,8 +52,8 @@ linkwatch_open(struct linkwatch **out, struct lease_table *leases,
 	lw->nl = nl;
 	lw->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (lw->sock == NULL ||
-	    mnl_socket_bind(lw->sock, 1u << (RTNLGRP_LINK - 1),
-	    MNL_SOCKET_AUTOPID) == -1) {
+	    mnl_socket_bind(lw->sock, 1u << (RTNLGRP_LINK - 1) |
+	    1u << (RTNLGRP_NSID - 1), MNL_SOCKET_AUTOPID) == -1) {
 		rc = -errno;
 		tb_error_set(err, rc, "opening the link watch socket: %s",
 		    strerror(-rc));
@@ -66,6 +68,18 @@ linkwatch_open(struct linkwatch **out, struct lease_table *leases,
 	 */
 	(void)setsockopt(mnl_socket_get_fd(lw->sock), SOL_SOCKET, SO_RCVBUF,
 	    &rcvbuf, sizeof(rcvbuf));
+	/*
+	 * Link events of the clients' namespaces the broker placed devices
+	 * in, tagged with their ids.  Setting it, and hearing them later,
+	 * takes CAP_NET_BROADCAST at this moment, before privileges drop.
+	 */
+	if (mnl_socket_setsockopt(lw->sock, NETLINK_LISTEN_ALL_NSID, &one,
+	    sizeof(one)) == 0)
+		lw->all_nsid = true;
+	else
+		log_info("no CAP_NET_BROADCAST to hear link events of other "
+		    "namespaces (%s): devices cannot be placed in clients' "
+		    "namespaces", strerror(errno));
 	*out = lw;
 	return 0;
 }
@@ -104,6 +118,36 @@ linkwatch_delete(struct linkwatch *lw, unsigned ifindex)
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
+	if (mnl_socket_sendto(lw->sock, nlh, nlh->nlmsg_len) == -1)
+		return -errno;
+	return 0;
+}
+
+bool
+linkwatch_hears_namespaces(const struct linkwatch *lw)
+{
+	return lw != NULL && lw->all_nsid;
+}
+
+int
+linkwatch_delete_ns(struct linkwatch *lw, int nsid, unsigned ifindex)
+{
+	char buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg)) +
+	    MNL_ATTR_HDRLEN + MNL_ALIGN(sizeof(int32_t))]
+	    __attribute__((aligned(8)));
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (nsid == LEASE_NSID_HOME)
+		return linkwatch_delete(lw, ifindex);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_DELLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++lw->seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
 	if (mnl_socket_sendto(lw->sock, nlh, nlh->nlmsg_len) == -1)
 		return -errno;
 	return 0;
@@ -252,7 +296,8 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 		r = tb_error_set(err, r, "rebuilding the lease table: %s",
 		    strerror(-r));
 	while (r == 0 && (l = lease_table_at(lw->leases, i)) != NULL) {
-		if (seen_has(&seen, l->ifindex)) {
+		/* The dump saw the broker's namespace alone. */
+		if (l->nsid != LEASE_NSID_HOME || seen_has(&seen, l->ifindex)) {
 			i++;
 			continue;
 		}
@@ -262,6 +307,64 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 	}
 	free(seen.ifindexes);
 	return r;
+}
+
+/*
+ * A link notification from the client's namespace nsid: follow deletions,
+ * renames, and abandonment of a multi-queue device (whose queue counts
+ * the kernel reports).  A single-queue device there cannot be probed from
+ * here, so one left persistent lives until its namespace does.
+ */
+static void
+linkwatch_foreign_event(struct linkwatch *lw, const struct nlmsghdr *msg,
+    int nsid)
+{
+	struct netlink_link link;
+	const struct lease *l;
+	int r;
+
+	if (netlink_parse_link(msg, &link) != 0 ||
+	    (l = lease_table_find_ns(lw->leases, nsid, link.ifindex)) == NULL)
+		return;
+	if (msg->nlmsg_type == RTM_DELLINK) {
+		log_info("lease uid=%u %s ifindex=%u nsid=%d: ended, device "
+		    "deleted or moved away", (unsigned)l->uid, l->name,
+		    l->ifindex, nsid);
+		lease_table_remove_ns(lw->leases, nsid, link.ifindex);
+		return;
+	}
+	lease_table_rename_ns(lw->leases, nsid, link.ifindex, link.name);
+	if (link.is_tun && link.persistent && link.has_queues &&
+	    link.queues == 0 && link.disabled_queues == 0) {
+		log_info("lease uid=%u %s ifindex=%u nsid=%d: last queue "
+		    "detached, deleting", (unsigned)l->uid, l->name,
+		    l->ifindex, nsid);
+		if ((r = linkwatch_delete_ns(lw, nsid, link.ifindex)) != 0)
+			log_warn("deleting %s (ifindex %u, nsid %d): %s",
+			    link.name, link.ifindex, nsid, strerror(-r));
+	}
+}
+
+/* A namespace lost its id: it died, and its devices with it. */
+static void
+linkwatch_nsid_event(struct linkwatch *lw, const struct nlmsghdr *msg)
+{
+	const struct nlattr *attr;
+	unsigned ended;
+	int nsid = NETNSA_NSID_NOT_ASSIGNED;
+
+	if (msg->nlmsg_len < mnl_nlmsg_size(sizeof(struct rtgenmsg)))
+		return;
+	mnl_attr_for_each(attr, msg, sizeof(struct rtgenmsg)) {
+		if (mnl_attr_get_type(attr) == NETNSA_NSID &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			nsid = (int)mnl_attr_get_u32(attr);
+	}
+	if (nsid < 0 || (ended = lease_table_remove_nsid(lw->leases,
+	    nsid)) == 0)
+		return;
+	log_info("namespace nsid=%d is gone: %u lease%s ended", nsid, ended,
+	    ended == 1 ? "" : "s");
 }
 
 /* A link notification: follow renames, deletions and abandonment. */
@@ -304,8 +407,9 @@ linkwatch_error(const struct nlmsghdr *msg)
 		log_warn("deleting a device: %s", strerror(-e->error));
 }
 
+/* One datagram of notifications, all from the namespace nsid. */
 static void
-linkwatch_batch(struct linkwatch *lw, int len)
+linkwatch_batch(struct linkwatch *lw, int len, int nsid)
 {
 	const struct nlmsghdr *msg;
 
@@ -313,10 +417,48 @@ linkwatch_batch(struct linkwatch *lw, int len)
 	    msg = mnl_nlmsg_next(msg, &len)) {
 		if (msg->nlmsg_type == NLMSG_ERROR)
 			linkwatch_error(msg);
+		else if ((msg->nlmsg_type == RTM_NEWLINK ||
+		    msg->nlmsg_type == RTM_DELLINK) && nsid != LEASE_NSID_HOME)
+			linkwatch_foreign_event(lw, msg, nsid);
 		else if (msg->nlmsg_type == RTM_NEWLINK ||
 		    msg->nlmsg_type == RTM_DELLINK)
 			linkwatch_link_event(lw, msg);
+		else if (msg->nlmsg_type == RTM_DELNSID &&
+		    nsid == LEASE_NSID_HOME)
+			linkwatch_nsid_event(lw, msg);
 	}
+}
+
+/*
+ * Receives one datagram into lw->buf; *nsid is the id of the namespace it
+ * comes from (NETLINK_LISTEN_ALL_NSID), LEASE_NSID_HOME for our own.
+ */
+static ssize_t
+linkwatch_recv(struct linkwatch *lw, int *nsid)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = lw->buf, .iov_len = sizeof(lw->buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	*nsid = LEASE_NSID_HOME;
+	if ((n = recvmsg(mnl_socket_get_fd(lw->sock), &mh, 0)) < 0)
+		return -1;
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		if (cmsg->cmsg_level == SOL_NETLINK &&
+		    cmsg->cmsg_type == NETLINK_LISTEN_ALL_NSID &&
+		    cmsg->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(nsid, CMSG_DATA(cmsg), sizeof(int));
+	}
+	if (*nsid < 0)
+		*nsid = LEASE_NSID_HOME;
+	return n;
 }
 
 /*
@@ -329,13 +471,14 @@ linkwatch_read(evutil_socket_t fd, short what, void *arg)
 	struct linkwatch *lw = arg;
 	struct tb_error err;
 	ssize_t n;
+	int nsid;
 
 	(void)fd;
 	(void)what;
 	for (;;) {
-		n = mnl_socket_recvfrom(lw->sock, lw->buf, sizeof(lw->buf));
+		n = linkwatch_recv(lw, &nsid);
 		if (n > 0) {
-			linkwatch_batch(lw, (int)n);
+			linkwatch_batch(lw, (int)n, nsid);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -373,7 +516,7 @@ linkwatch_recheck(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	for (i = 0; (l = lease_table_at(lw->leases, i)) != NULL; i++) {
-		if (!l->carrier_lost)
+		if (!l->carrier_lost || l->nsid != LEASE_NSID_HOME)
 			continue;
 		/* Gone (-ENODEV): its RTM_DELLINK ends the lease. */
 		if (netlink_get_link(lw->nl, l->ifindex, &link, &err) != 0)

@@ -12,6 +12,8 @@
 #ifndef TUNBROKER_LINKWATCH_H
 #define TUNBROKER_LINKWATCH_H
 
+#include <stdbool.h>
+
 #include <event2/event.h>
 
 #include "closer.h"
@@ -53,5 +55,19 @@ int linkwatch_start(struct linkwatch *lw, struct event_base *base,
  * send.  The lease ends when the deletion is seen.
  */
 int linkwatch_delete(struct linkwatch *lw, unsigned ifindex);
+
+/*
+ * Whether link events of other namespaces reach the watch, so that leases
+ * of devices placed in clients' namespaces end when the devices go (it
+ * needed CAP_NET_BROADCAST when opened).  Without it no namespace is
+ * served.
+ */
+bool linkwatch_hears_namespaces(const struct linkwatch *lw);
+
+/*
+ * linkwatch_delete() for the device ifindex of the namespace nsid
+ * (RTM_DELLINK with IFLA_TARGET_NETNSID); LEASE_NSID_HOME is ours.
+ */
+int linkwatch_delete_ns(struct linkwatch *lw, int nsid, unsigned ifindex);
 
 #endif /* TUNBROKER_LINKWATCH_H */

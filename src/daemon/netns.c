@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/net_namespace.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/nsfs.h>
 #include <linux/sockios.h>
 #include <sched.h>
@@ -11,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+
+#include <libmnl/libmnl.h>
 
 #include "netns.h"
 
@@ -146,4 +151,93 @@ netns_check(int fd, const struct peer_identity *who,
 		    "by uid %u, not %u, and is not the one the client "
 		    "connected from", (unsigned)owner, (unsigned)who->uid);
 	return 0;
+}
+
+/*
+ * One RTM_GETNSID or RTM_NEWNSID about the namespace fd on sock.  A
+ * GETNSID stores the id it answers (-1: none yet) in *nsid.  0 or a
+ * negative errno.
+ */
+static int
+nsid_request(struct mnl_socket *sock, uint16_t type, int fd, int *nsid)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	const struct nlmsghdr *msg;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *g;
+	struct nlattr *attr;
+	uint32_t portid = mnl_socket_get_portid(sock), seq = 1;
+	ssize_t n;
+	int len;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
+	if (type == RTM_NEWNSID)
+		mnl_attr_put_u32(nlh, NETNSA_NSID,
+		    (uint32_t)NETNSA_NSID_NOT_ASSIGNED);
+	if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		if ((n = mnl_socket_recvfrom(sock, buf, sizeof(buf))) < 0)
+			return -errno;
+		len = (int)n;
+		for (msg = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(msg, len);
+		    msg = mnl_nlmsg_next(msg, &len)) {
+			if (msg->nlmsg_seq != seq || msg->nlmsg_pid != portid)
+				continue;
+			if (msg->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e =
+				    mnl_nlmsg_get_payload(msg);
+
+				if (msg->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+					return -EBADMSG;
+				return e->error;
+			}
+			if (msg->nlmsg_type != RTM_NEWNSID)
+				continue;
+			mnl_attr_for_each(attr, msg, sizeof(struct rtgenmsg)) {
+				if (mnl_attr_get_type(attr) == NETNSA_NSID &&
+				    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+					*nsid = (int)mnl_attr_get_u32(attr);
+			}
+		}
+	}
+}
+
+int
+netns_nsid(int fd, int *nsid, struct tb_error *err)
+{
+	struct mnl_socket *sock;
+	int r;
+
+	*nsid = NETNSA_NSID_NOT_ASSIGNED;
+	sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (sock == NULL)
+		return tb_error_set(err, -errno, "netns: opening a rtnetlink "
+		    "socket to name the namespace: %s", strerror(errno));
+	if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = tb_error_set(err, -errno, "netns: binding a rtnetlink "
+		    "socket to name the namespace: %s", strerror(errno));
+		goto out;
+	}
+	r = nsid_request(sock, RTM_GETNSID, fd, nsid);
+	if (r == 0 && *nsid < 0) {
+		/* Someone else may name it first: EEXIST is no failure. */
+		r = nsid_request(sock, RTM_NEWNSID, fd, nsid);
+		if (r == 0 || r == -EEXIST)
+			r = nsid_request(sock, RTM_GETNSID, fd, nsid);
+	}
+	if (r == 0 && *nsid < 0)
+		r = -ENOENT;
+	if (r != 0)
+		tb_error_set(err, r, "netns: giving the namespace an id "
+		    "(RTM_NEWNSID): %s", strerror(-r));
+out:
+	mnl_socket_close(sock);
+	return r;
 }

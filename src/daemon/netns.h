@@ -39,4 +39,13 @@ int netns_check(int fd, const struct peer_identity *who,
     const struct netns_id *home, struct netns_id *id, bool *is_home,
     struct tb_error *err);
 
+/*
+ * The id the broker's namespace knows the namespace fd by, assigning one
+ * (RTM_NEWNSID) if it has none: link events from that namespace reach
+ * the link watch tagged with it (NETLINK_LISTEN_ALL_NSID), and
+ * IFLA_TARGET_NETNSID names it in requests.  The id lasts as long as the
+ * namespace.  Returns 0 with *nsid >= 0, or a negative errno.
+ */
+int netns_nsid(int fd, int *nsid, struct tb_error *err);
+
 #endif /* TUNBROKER_NETNS_H */
