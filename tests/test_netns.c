@@ -165,8 +165,9 @@ broker_side(struct broker_side *b)
 		goto out;
 	}
 	if (netlink_open_fd(nlfd, &nl, &err) != 0 ||
-	    netlink_set_mtu(nl, (unsigned)ifr.ifr_ifindex, 1400, &err) != 0 ||
-	    netlink_set_up(nl, (unsigned)ifr.ifr_ifindex, &err) != 0 ||
+	    netlink_configure_link(nl, (unsigned)ifr.ifr_ifindex,
+	    &(struct netlink_link_config){ .mtu = 1400, .up = true },
+	    &err) != 0 ||
 	    tb_addr_parse("198.18.7.1/24", true, &a, &err) != 0 ||
 	    netlink_add_address(nl, (unsigned)ifr.ifr_ifindex, &a, NULL,
 	    &err) != 0) {
