@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <linux/if_tun.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -29,7 +30,7 @@
 #include "testlib.h"
 #include "tunclient.h"
 
-#define ALLOW_NAMESPACES	"users = 65534\nnamespaces = own\n"
+#define ALLOW_NAMESPACES	"users = 65534\nnamespaces = own\nqueues = 4\n"
 
 /* What the unprivileged client asks for. */
 struct ask {
@@ -41,6 +42,8 @@ struct ask {
 	int netns_fd;		/* or one it inherits; -1 */
 	int enter_fd;		/* a namespace to be in first, or -1 */
 	const char *release;	/* RELEASE this name instead of creating */
+	unsigned queues;
+	bool persist;		/* TUNSETPERSIST, and keep no descriptor */
 	int chan;
 };
 
@@ -87,6 +90,8 @@ client_run(const struct ask *a)
 		r = tunclient_request_add_address(req, a->addrs[i]);
 	if (r == 0 && a->mtu != 0)
 		r = tunclient_request_set_mtu(req, a->mtu);
+	if (r == 0 && a->queues != 0)
+		r = tunclient_request_set_queues(req, a->queues);
 	if (r == 0 && (a->netns_path != NULL || a->netns_fd >= 0)) {
 		if ((nsfd = client_netns_fd(a)) < 0)
 			r = -errno;
@@ -114,6 +119,11 @@ client_run(const struct ask *a)
 		out.has_netns = tunclient_lease_netns(lease, &out.dev,
 		    &out.ino) == 0;
 		fd = tunclient_lease_fd(lease, 0);
+		if (a->persist) {
+			if (ioctl(fd, TUNSETPERSIST, 1) != 0)
+				r = -errno;
+			fd = -1;
+		}
 	}
 	if (conn != NULL && tunclient_list(conn, &list, &out.nleases) == 0) {
 		for (i = 0; i < out.nleases; i++)
@@ -163,7 +173,8 @@ ask(struct ask a)
 	close(chan[0]);
 	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
 	out.fd = nfds > 0 ? fds[0] : -1;
-	ck_assert_int_eq(nfds, out.code == 0 && a.release == NULL ? 1 : 0);
+	ck_assert_int_eq(nfds, out.code == 0 && a.release == NULL &&
+	    !a.persist ? 1 : 0);
 	return out;
 }
 
@@ -554,6 +565,69 @@ START_TEST(failure_leaves_nothing)
 }
 END_TEST
 
+/*
+ * A device left persistent in a namespace goes when the namespace dies,
+ * and its lease ends then (the namespace's id is withdrawn).
+ */
+START_TEST(lease_ends_with_namespace)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	struct ask a;
+	char *path;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "kept0";
+	a.persist = true;
+	out = ask(a);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	/* Persistent, single-queue, unheld: it stays while its home does. */
+	ck_assert_int_eq(link_in(c.netns_fd, "kept0", &link), 0);
+	ck_assert_uint_eq(out.nleases, 1);
+	testlib_ns_child_stop(&c);
+	ck_assert_msg(leases_become(&b, 0), "the lease outlived its namespace");
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/*
+ * A multi-queue device in a namespace whose queues all closed, though
+ * persistent, is deleted there by the broker, and its lease ends.
+ */
+START_TEST(abandoned_multiqueue_deleted)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct outcome out;
+	struct ask a;
+	char *path;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "mq0";
+	a.queues = 2;
+	a.persist = true;
+	out = ask(a);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_msg(link_gone_in(c.netns_fd, "mq0"),
+	    "the abandoned mq0 was not deleted");
+	ck_assert_msg(leases_become(&b, 0), "the lease outlived mq0");
+	testlib_ns_child_stop(&c);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 static Suite *
 nsbroker_suite(void)
 {
@@ -568,6 +642,8 @@ nsbroker_suite(void)
 	tcase_add_test(tc, refuse_by_policy);
 	tcase_add_test(tc, self_namespace);
 	tcase_add_test(tc, failure_leaves_nothing);
+	tcase_add_test(tc, lease_ends_with_namespace);
+	tcase_add_test(tc, abandoned_multiqueue_deleted);
 	suite_add_tcase(s, tc);
 	return s;
 }
