@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -628,6 +629,51 @@ START_TEST(abandoned_multiqueue_deleted)
 }
 END_TEST
 
+/*
+ * A broker that crashed and restarted adopts the devices it had placed in
+ * clients' namespaces: they count and show again, and their leases end
+ * when they go.
+ */
+START_TEST(restart_adopts_namespace_devices)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	struct ask a;
+	char *path, *log;
+	int status;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "adopt0";
+	out = ask(a);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+
+	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
+	ck_assert_msg(testlib_broker_launch(&b, &status),
+	    "tunbrokerd exited (0x%x): %s", status,
+	    testlib_read_file(b.log_path));
+	ck_assert_msg(leases_become(&b, 1), "the new broker did not adopt adopt0");
+	log = testlib_read_file(b.log_path);
+	ck_assert_msg(log != NULL && strstr(log, "adopt0") != NULL &&
+	    strstr(log, "adopted") != NULL, "%s", log);
+	free(log);
+	ck_assert_int_eq(link_in(c.netns_fd, "adopt0", &link), 0);
+
+	close(out.fd);
+	ck_assert(link_gone_in(c.netns_fd, "adopt0"));
+	ck_assert_msg(leases_become(&b, 0), "the adopted lease outlived adopt0");
+	testlib_ns_child_stop(&c);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 static Suite *
 nsbroker_suite(void)
 {
@@ -644,6 +690,7 @@ nsbroker_suite(void)
 	tcase_add_test(tc, failure_leaves_nothing);
 	tcase_add_test(tc, lease_ends_with_namespace);
 	tcase_add_test(tc, abandoned_multiqueue_deleted);
+	tcase_add_test(tc, restart_adopts_namespace_devices);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,7 @@
 
 #include "linkwatch.h"
 #include "log.h"
+#include "netns.h"
 #include "tun.h"
 
 /* A link notification with its TUN info is well under 2 KiB; batches fit. */
@@ -34,6 +35,7 @@ struct linkwatch {
 	struct event *recheck_ev;	/* devices without carrier, twice a second */
 	struct closer *closer;		/* NULL: close inline */
 	bool all_nsid;			/* hears other namespaces' links */
+	int self_nsid;			/* our own namespace's id, or -1 */
 	char buf[LINKWATCH_BUFFER_SIZE] __attribute__((aligned(8)));
 };
 
@@ -50,6 +52,7 @@ linkwatch_open(struct linkwatch **out, struct lease_table *leases,
 		    "opening the link watch: %s", strerror(ENOMEM));
 	lw->leases = leases;
 	lw->nl = nl;
+	lw->self_nsid = NETNSA_NSID_NOT_ASSIGNED;
 	lw->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (lw->sock == NULL ||
 	    mnl_socket_bind(lw->sock, 1u << (RTNLGRP_LINK - 1) |
@@ -214,41 +217,90 @@ linkwatch_set_closer(struct linkwatch *lw, struct closer *closer)
 	lw->closer = closer;
 }
 
+/* A leased device a dump saw alive, or a namespace it could not read. */
+struct linkwatch_key {
+	int nsid;
+	unsigned ifindex;	/* 0: the whole namespace nsid */
+};
+
 /* What a dump collects: the leased devices it saw alive. */
 struct linkwatch_seen {
 	struct linkwatch *lw;
-	unsigned *ifindexes;
+	int nsid;		/* the namespace being dumped */
+	struct linkwatch_key *keys;
 	size_t n, cap;
 };
 
 static int
-seen_add(struct linkwatch_seen *seen, unsigned ifindex)
+seen_add(struct linkwatch_seen *seen, int nsid, unsigned ifindex)
 {
-	unsigned *grown;
+	struct linkwatch_key *grown;
 
 	if (seen->n == seen->cap) {
 		size_t cap = seen->cap == 0 ? 64 : seen->cap * 2;
 
-		grown = realloc(seen->ifindexes, cap * sizeof(*grown));
+		grown = realloc(seen->keys, cap * sizeof(*grown));
 		if (grown == NULL)
 			return -ENOMEM;
-		seen->ifindexes = grown;
+		seen->keys = grown;
 		seen->cap = cap;
 	}
-	seen->ifindexes[seen->n++] = ifindex;
+	seen->keys[seen->n++] = (struct linkwatch_key){ nsid, ifindex };
 	return 0;
 }
 
 static bool
-seen_has(const struct linkwatch_seen *seen, unsigned ifindex)
+seen_has(const struct linkwatch_seen *seen, const struct lease *l)
 {
 	size_t i;
 
 	for (i = 0; i < seen->n; i++) {
-		if (seen->ifindexes[i] == ifindex)
+		if (seen->keys[i].nsid == l->nsid &&
+		    (seen->keys[i].ifindex == l->ifindex ||
+		    seen->keys[i].ifindex == 0))
 			return true;
 	}
 	return false;
+}
+
+/*
+ * One link of a client's namespace: adopt it, delete it if abandoned, or
+ * leave it alone.  Whoever is root in that namespace may set any alias,
+ * so the alias must name the uid the device's owner is, which inside an
+ * unprivileged user namespace can be none but its creator's.
+ */
+static int
+linkwatch_sync_foreign_link(struct linkwatch_seen *seen,
+    const struct netlink_link *link, uid_t uid)
+{
+	struct linkwatch *lw = seen->lw;
+	bool known;
+	int r;
+
+	if (!link->has_owner || link->owner != (uint32_t)uid)
+		return 0;
+	if (link->persistent && link->has_queues && link->queues == 0 &&
+	    link->disabled_queues == 0) {
+		log_info("lease uid=%u %s ifindex=%u nsid=%d: nobody holds "
+		    "it, deleting", (unsigned)uid, link->name, link->ifindex,
+		    seen->nsid);
+		if ((r = linkwatch_delete_ns(lw, seen->nsid,
+		    link->ifindex)) != 0)
+			log_warn("deleting %s (ifindex %u, nsid %d): %s",
+			    link->name, link->ifindex, seen->nsid,
+			    strerror(-r));
+		return 0;
+	}
+	known = lease_table_find_ns(lw->leases, seen->nsid,
+	    link->ifindex) != NULL;
+	if ((r = seen_add(seen, seen->nsid, link->ifindex)) != 0 ||
+	    (r = lease_table_add_ns(lw->leases, seen->nsid, uid,
+	    link->ifindex, link->name)) != 0)
+		return r;
+	if (!known)
+		log_info("lease uid=%u %s ifindex=%u nsid=%d: adopted",
+		    (unsigned)uid, link->name, link->ifindex, seen->nsid);
+	return 0;
 }
 
 /* One link of the dump: adopt it, delete it, or leave it alone. */
@@ -263,6 +315,8 @@ linkwatch_sync_link(const struct netlink_link *link, void *arg)
 
 	if (!link->is_tun || lease_alias_parse(link->alias, &uid) != 0)
 		return 0;
+	if (seen->nsid != LEASE_NSID_HOME)
+		return linkwatch_sync_foreign_link(seen, link, uid);
 	l.uid = uid;
 	snprintf(l.name, sizeof(l.name), "%s", link->name);
 	if (link_abandoned(link, &probe_fd)) {
@@ -271,7 +325,7 @@ linkwatch_sync_link(const struct netlink_link *link, void *arg)
 	}
 	known = lease_table_find_by_ifindex(seen->lw->leases,
 	    link->ifindex) != NULL;
-	if ((r = seen_add(seen, link->ifindex)) != 0 ||
+	if ((r = seen_add(seen, LEASE_NSID_HOME, link->ifindex)) != 0 ||
 	    (r = lease_table_add(seen->lw->leases, uid, link->ifindex,
 	    link->name)) != 0)
 		return r;
@@ -283,10 +337,47 @@ linkwatch_sync_link(const struct netlink_link *link, void *arg)
 	return 0;
 }
 
+/*
+ * Dumps the links of every namespace the broker's namespace has an id
+ * for: the devices placed in clients' namespaces.  A namespace that
+ * cannot be read now (it is dying, say) keeps its leases; its id's
+ * withdrawal ends them.
+ */
+static int
+linkwatch_sync_foreign(struct linkwatch *lw, struct linkwatch_seen *seen,
+    struct tb_error *err)
+{
+	struct tb_error ignored;
+	int *ids, r = 0;
+	size_t n, i;
+
+	if (!lw->all_nsid)
+		return 0;
+	if ((r = netns_list_nsids(&ids, &n, err)) != 0)
+		return r;
+	(void)netns_self_nsid(&lw->self_nsid);
+	for (i = 0; i < n && r == 0; i++) {
+		if (ids[i] == lw->self_nsid)
+			continue;
+		seen->nsid = ids[i];
+		r = netlink_dump_links_ns(lw->nl, ids[i], linkwatch_sync_link,
+		    seen, &ignored);
+		if (r < 0) {
+			log_debug("%s", ignored.text);
+			r = seen_add(seen, ids[i], 0);
+		}
+	}
+	free(ids);
+	if (r < 0)
+		return tb_error_set(err, r, "rebuilding the lease table: %s",
+		    strerror(-r));
+	return r;
+}
+
 int
 linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 {
-	struct linkwatch_seen seen = { .lw = lw };
+	struct linkwatch_seen seen = { .lw = lw, .nsid = LEASE_NSID_HOME };
 	const struct lease *l;
 	size_t i = 0;
 	int r;
@@ -295,17 +386,19 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 	if (r < 0)
 		r = tb_error_set(err, r, "rebuilding the lease table: %s",
 		    strerror(-r));
+	if (r == 0)
+		r = linkwatch_sync_foreign(lw, &seen, err);
 	while (r == 0 && (l = lease_table_at(lw->leases, i)) != NULL) {
-		/* The dump saw the broker's namespace alone. */
-		if (l->nsid != LEASE_NSID_HOME || seen_has(&seen, l->ifindex)) {
+		if (seen_has(&seen, l)) {
 			i++;
 			continue;
 		}
-		log_info("lease uid=%u %s ifindex=%u: ended, device gone",
-		    (unsigned)l->uid, l->name, l->ifindex);
-		lease_table_remove(lw->leases, l->ifindex);
+		log_info("lease uid=%u %s ifindex=%u%s: ended, device gone",
+		    (unsigned)l->uid, l->name, l->ifindex,
+		    l->nsid != LEASE_NSID_HOME ? " (another namespace)" : "");
+		lease_table_remove_ns(lw->leases, l->nsid, l->ifindex);
 	}
-	free(seen.ifindexes);
+	free(seen.keys);
 	return r;
 }
 
@@ -456,7 +549,8 @@ linkwatch_recv(struct linkwatch *lw, int *nsid)
 		    cmsg->cmsg_len >= CMSG_LEN(sizeof(int)))
 			memcpy(nsid, CMSG_DATA(cmsg), sizeof(int));
 	}
-	if (*nsid < 0)
+	/* Should anyone give our namespace an id, that is us too. */
+	if (*nsid < 0 || *nsid == lw->self_nsid)
 		*nsid = LEASE_NSID_HOME;
 	return n;
 }

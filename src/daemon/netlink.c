@@ -462,6 +462,10 @@ netlink_parse_tun_data(const struct nlattr *data, struct netlink_link *link)
 		case IFLA_TUN_NUM_DISABLED_QUEUES:
 			link->disabled_queues = mnl_attr_get_u32(attr);
 			break;
+		case IFLA_TUN_OWNER:
+			link->owner = mnl_attr_get_u32(attr);
+			link->has_owner = true;
+			break;
 		}
 	}
 }
@@ -570,9 +574,10 @@ netlink_dump_batch(struct netlink *nl, int len, uint32_t seq,
  * and an ack) and calls fn for each link in the answer.
  */
 static int
-netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
-    uint16_t flags, int (*fn)(const struct netlink_link *link, void *arg),
-    void *arg, struct tb_error *err)
+netlink_get_links(struct netlink *nl, int nsid, unsigned ifindex,
+    const char *name, uint16_t flags,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -589,6 +594,8 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
 	ifi->ifi_index = (int)ifindex;
 	if (name != NULL)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
 		rc = -errno;
 	while (rc == 0) {
@@ -607,6 +614,9 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
 	if (rc < 0 && ifindex != 0)
 		return tb_error_set(err, rc, "reading link ifindex %u: %s",
 		    ifindex, strerror(-rc));
+	if (rc < 0 && nsid >= 0)
+		return tb_error_set(err, rc, "listing the links of namespace "
+		    "nsid %d: %s", nsid, strerror(-rc));
 	if (rc < 0)
 		return tb_error_set(err, rc, "listing the links: %s",
 		    strerror(-rc));
@@ -618,7 +628,15 @@ netlink_dump_links(struct netlink *nl,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err)
 {
-	return netlink_get_links(nl, 0, NULL, NLM_F_DUMP, fn, arg, err);
+	return netlink_get_links(nl, -1, 0, NULL, NLM_F_DUMP, fn, arg, err);
+}
+
+int
+netlink_dump_links_ns(struct netlink *nl, int nsid,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err)
+{
+	return netlink_get_links(nl, nsid, 0, NULL, NLM_F_DUMP, fn, arg, err);
 }
 
 /* Keeps the one link a by-index RTM_GETLINK answers with. */
@@ -637,7 +655,7 @@ netlink_get_link(struct netlink *nl, unsigned ifindex,
 	if (!netlink_ifindex_valid(ifindex))
 		return tb_error_set(err, -EINVAL,
 		    "reading ifindex %u: invalid ifindex", ifindex);
-	return netlink_get_links(nl, ifindex, NULL, NLM_F_ACK,
+	return netlink_get_links(nl, -1, ifindex, NULL, NLM_F_ACK,
 	    netlink_keep_link, link, err);
 }
 
@@ -649,6 +667,6 @@ netlink_get_link_by_name(struct netlink *nl, const char *name,
 	if (name[0] == '\0' || strlen(name) >= TB_IFNAME_MAX)
 		return tb_error_set(err, -EINVAL,
 		    "reading link \"%s\": invalid name", name);
-	return netlink_get_links(nl, 0, name, NLM_F_ACK, netlink_keep_link,
+	return netlink_get_links(nl, -1, 0, name, NLM_F_ACK, netlink_keep_link,
 	    link, err);
 }

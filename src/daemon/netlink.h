@@ -116,6 +116,8 @@ struct netlink_link {
 	bool has_queues;
 	unsigned queues;		/* attached queues */
 	unsigned disabled_queues;	/* held but detached (TUNSETQUEUE) */
+	bool has_owner;			/* IFLA_TUN_OWNER: a TUN with an owner */
+	uint32_t owner;			/* as the reader's user namespace sees it */
 };
 
 /*
@@ -130,6 +132,15 @@ int netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link);
  * dump is still read, so the socket stays usable).
  */
 int netlink_dump_links(struct netlink *nl,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err);
+
+/*
+ * netlink_dump_links() of the namespace the broker's namespace knows by
+ * nsid (IFLA_TARGET_NETNSID), for a handle opened with CAP_NET_ADMIN over
+ * it; a dump the broker makes shows owners as its own uids.
+ */
+int netlink_dump_links_ns(struct netlink *nl, int nsid,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err);
 

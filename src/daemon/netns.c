@@ -9,6 +9,7 @@
 #include <linux/nsfs.h>
 #include <linux/sockios.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -239,5 +240,135 @@ netns_nsid(int fd, int *nsid, struct tb_error *err)
 		    "(RTM_NEWNSID): %s", strerror(-r));
 out:
 	mnl_socket_close(sock);
+	return r;
+}
+
+/* What a dump of the ids collects. */
+struct nsid_list {
+	int *ids;
+	size_t n, cap;
+};
+
+static int
+nsid_list_add(struct nsid_list *l, int id)
+{
+	int *grown;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap == 0 ? 16 : l->cap * 2;
+
+		if ((grown = realloc(l->ids, cap * sizeof(*grown))) == NULL)
+			return -ENOMEM;
+		l->ids = grown;
+		l->cap = cap;
+	}
+	l->ids[l->n++] = id;
+	return 0;
+}
+
+/* One buffer of the dump: 1 once it is done, or a negative errno. */
+static int
+nsid_dump_batch(const char *buf, int len, uint32_t portid,
+    struct nsid_list *l)
+{
+	const struct nlmsghdr *msg;
+	const struct nlattr *attr;
+	int r;
+
+	for (msg = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(msg, len);
+	    msg = mnl_nlmsg_next(msg, &len)) {
+		if (msg->nlmsg_pid != portid)
+			continue;
+		if (msg->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (msg->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(msg);
+
+			if (msg->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+				return -EBADMSG;
+			return e->error != 0 ? e->error : 1;
+		}
+		if (msg->nlmsg_type != RTM_NEWNSID ||
+		    msg->nlmsg_len < mnl_nlmsg_size(sizeof(struct rtgenmsg)))
+			continue;
+		mnl_attr_for_each(attr, msg, sizeof(struct rtgenmsg)) {
+			if (mnl_attr_get_type(attr) != NETNSA_NSID ||
+			    mnl_attr_validate(attr, MNL_TYPE_U32) != 0 ||
+			    (int)mnl_attr_get_u32(attr) < 0)
+				continue;
+			if ((r = nsid_list_add(l,
+			    (int)mnl_attr_get_u32(attr))) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int
+netns_list_nsids(int **ids, size_t *n, struct tb_error *err)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	struct nsid_list l = { .ids = NULL };
+	struct mnl_socket *sock;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *g;
+	ssize_t got;
+	int r = 0;
+
+	*ids = NULL;
+	*n = 0;
+	sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (sock == NULL || mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = 1;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	while (r == 0) {
+		if ((got = mnl_socket_recvfrom(sock, buf, sizeof(buf))) < 0) {
+			r = -errno;
+			break;
+		}
+		r = nsid_dump_batch(buf, (int)got,
+		    mnl_socket_get_portid(sock), &l);
+	}
+out:
+	if (sock != NULL)
+		mnl_socket_close(sock);
+	if (r < 0) {
+		free(l.ids);
+		return tb_error_set(err, r, "listing the ids of other network "
+		    "namespaces: %s", strerror(-r));
+	}
+	*ids = l.ids;
+	*n = l.n;
+	return 0;
+}
+
+int
+netns_self_nsid(int *nsid)
+{
+	struct mnl_socket *sock;
+	int fd, r;
+
+	*nsid = NETNSA_NSID_NOT_ASSIGNED;
+	if ((fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (sock == NULL || mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0)
+		r = -errno;
+	else
+		r = nsid_request(sock, RTM_GETNSID, fd, nsid);
+	if (sock != NULL)
+		mnl_socket_close(sock);
+	close(fd);
 	return r;
 }

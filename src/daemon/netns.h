@@ -6,6 +6,7 @@
 #define TUNBROKER_NETNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -47,5 +48,18 @@ int netns_check(int fd, const struct peer_identity *who,
  * namespace.  Returns 0 with *nsid >= 0, or a negative errno.
  */
 int netns_nsid(int fd, int *nsid, struct tb_error *err);
+
+/*
+ * The id the broker's namespace gives itself, if someone gave it one
+ * (-1 otherwise): events and dumps tagged with it are the broker's own.
+ */
+int netns_self_nsid(int *nsid);
+
+/*
+ * Every id the broker's namespace has given another namespace (an
+ * RTM_GETNSID dump): *ids is an array of *n of them, for the caller to
+ * free.  0 or a negative errno.
+ */
+int netns_list_nsids(int **ids, size_t *n, struct tb_error *err);
 
 #endif /* TUNBROKER_NETNS_H */
