@@ -167,8 +167,10 @@ netinfo_addr_cb(const struct nlmsghdr *nlh, void *data)
 	    ifa->ifa_prefixlen))
 		return MNL_CB_OK;
 	if (ifa->ifa_family == AF_INET6 && addr.local.addr[0] == 0xfe &&
-	    (addr.local.addr[1] & 0xc0) == 0x80)
+	    (addr.local.addr[1] & 0xc0) == 0x80) {
+		l->nlinklocal++;
 		return MNL_CB_OK;
+	}
 	if (address != NULL && (mnl_attr_get_payload_len(address) !=
 	    mnl_attr_get_payload_len(local) ||
 	    memcmp(mnl_attr_get_payload(address), mnl_attr_get_payload(local),

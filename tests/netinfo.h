@@ -34,6 +34,7 @@ struct netinfo_link {
 	unsigned owner;
 	bool has_group;		/* a TUN/TAP device with a group */
 	unsigned group;
+	size_t nlinklocal;	/* IPv6 link-local (fe80::/10) addresses */
 	size_t naddrs;		/* IPv4 and IPv6, without fe80::/10 */
 	struct netinfo_addr addrs[NETINFO_ADDRS_MAX];
 };
