@@ -44,6 +44,7 @@ struct ask {
 	int enter_fd;		/* a namespace to be in first, or -1 */
 	const char *release;	/* RELEASE this name instead of creating */
 	unsigned queues;
+	const char *bridge;	/* a TAP joining this bridge */
 	bool persist;		/* TUNSETPERSIST, and keep no descriptor */
 	int chan;
 };
@@ -93,6 +94,9 @@ client_run(const struct ask *a)
 		r = tunclient_request_set_mtu(req, a->mtu);
 	if (r == 0 && a->queues != 0)
 		r = tunclient_request_set_queues(req, a->queues);
+	if (r == 0 && a->bridge != NULL &&
+	    (r = tunclient_request_set_type(req, TUNCLIENT_TAP)) == 0)
+		r = tunclient_request_set_bridge(req, a->bridge);
 	if (r == 0 && (a->netns_path != NULL || a->netns_fd >= 0)) {
 		if ((nsfd = client_netns_fd(a)) < 0)
 			r = -errno;
@@ -674,6 +678,61 @@ START_TEST(restart_adopts_namespace_devices)
 }
 END_TEST
 
+/* Runs a shell command line in the caller's namespace; its exit status. */
+static int
+shell(void *arg)
+{
+	int status = system(arg);
+
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/*
+ * A bridge named with a namespace is the one in that namespace: a TAP
+ * joins the container's bridge, and takes its MTU.
+ */
+START_TEST(bridge_in_namespace)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	struct ask a;
+	char *path;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES
+	    "device-types = tun, tap\nbridges = nsbr0\n");
+	testlib_ns_child_start(&c, false);
+	ck_assert_int_eq(testlib_in_netns(c.netns_fd, shell,
+	    (char[]){ "ip link add name nsbr0 mtu 1400 type bridge && "
+	    "ip link set nsbr0 up" }), 0);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "nstap0";
+	a.bridge = "nsbr0";
+	out = ask(a);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_int_eq(link_in(c.netns_fd, "nstap0", &link), 0);
+	ck_assert_uint_eq(link.mtu, 1400);
+	ck_assert_int_eq(testlib_in_netns(c.netns_fd, shell,
+	    (char[]){ "ip -o link show dev nstap0 | grep -q ' master nsbr0 '" }),
+	    0);
+	ck_assert_int_eq(netinfo_link_by_name("nsbr0", &link), -ENODEV);
+	close(out.fd);
+
+	/* At home there is no such bridge, and the request says so. */
+	a = ask_in(&b, NULL);
+	a.name = "hometap0";
+	a.bridge = "nsbr0";
+	out = ask(a);
+	ck_assert_int_eq(out.code, -ENODEV);
+	testlib_ns_child_stop(&c);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 static Suite *
 nsbroker_suite(void)
 {
@@ -691,6 +750,7 @@ nsbroker_suite(void)
 	tcase_add_test(tc, lease_ends_with_namespace);
 	tcase_add_test(tc, abandoned_multiqueue_deleted);
 	tcase_add_test(tc, restart_adopts_namespace_devices);
+	tcase_add_test(tc, bridge_in_namespace);
 	suite_add_tcase(s, tc);
 	return s;
 }
