@@ -733,6 +733,56 @@ START_TEST(bridge_in_namespace)
 }
 END_TEST
 
+/*
+ * Root of a client's namespace can relabel a device there as anyone's:
+ * a restarted broker adopts only a device whose label names its owner,
+ * so a forged label charges nobody else's quota.
+ */
+START_TEST(restart_ignores_forged_labels)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct outcome real, fake;
+	struct ask a;
+	char *path, *forge, *log;
+	int status;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "real0";
+	real = ask(a);
+	ck_assert_msg(real.code == 0, "refused: %s", real.text);
+	a.name = "fake0";
+	fake = ask(a);
+	ck_assert_msg(fake.code == 0, "refused: %s", fake.text);
+	/* As the container's root, who has no privilege outside it. */
+	forge = testlib_strf("setpriv --reuid=%d --regid=%d --clear-groups "
+	    "nsenter --target %d --user --net --preserve-credentials "
+	    "ip link set fake0 alias tunbroker:uid=1000", TESTLIB_UID,
+	    TESTLIB_GID, (int)c.pid);
+	ck_assert_int_eq(shell(forge), 0);
+
+	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
+	ck_assert_msg(testlib_broker_launch(&b, &status),
+	    "tunbrokerd exited (0x%x)", status);
+	ck_assert(leases_become(&b, 1));
+	log = testlib_read_file(b.log_path);
+	ck_assert_msg(log != NULL && strstr(log, "real0 ifindex") != NULL &&
+	    strstr(log, "fake0 ifindex") == NULL, "%s", log);
+	free(log);
+	close(real.fd);
+	close(fake.fd);
+	testlib_ns_child_stop(&c);
+	free(forge);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 static Suite *
 nsbroker_suite(void)
 {
@@ -751,6 +801,7 @@ nsbroker_suite(void)
 	tcase_add_test(tc, abandoned_multiqueue_deleted);
 	tcase_add_test(tc, restart_adopts_namespace_devices);
 	tcase_add_test(tc, bridge_in_namespace);
+	tcase_add_test(tc, restart_ignores_forged_labels);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -410,12 +410,30 @@ testlib_run_as_user(int (*fn)(void *arg), void *arg)
 	return WEXITSTATUS(status);
 }
 
+/* Writes text to /proc/self/NAME, as the namespace child maps its ids. */
+static bool
+write_self(const char *name, const char *text)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text);
+}
+
 void
 testlib_ns_child_start(struct testlib_ns_child *c, bool as_root)
 {
-	char path[64], ready;
+	char path[64], uid_map[32], gid_map[32], ready;
 	int pipefd[2];
 
+	snprintf(uid_map, sizeof(uid_map), "0 %d 1", TESTLIB_UID);
+	snprintf(gid_map, sizeof(gid_map), "0 %d 1", TESTLIB_GID);
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
 	fflush(NULL);
 	c->pid = fork();
@@ -426,7 +444,10 @@ testlib_ns_child_start(struct testlib_ns_child *c, bool as_root)
 		    setresgid(TESTLIB_GID, TESTLIB_GID, TESTLIB_GID) != 0 ||
 		    setresuid(TESTLIB_UID, TESTLIB_UID, TESTLIB_UID) != 0 ||
 		    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 ||
-		    unshare(CLONE_NEWUSER) != 0))
+		    unshare(CLONE_NEWUSER) != 0 ||
+		    !write_self("setgroups", "deny") ||
+		    !write_self("uid_map", uid_map) ||
+		    !write_self("gid_map", gid_map)))
 			_exit(1);
 		if (unshare(CLONE_NEWNET) != 0 || write(pipefd[1], "", 1) != 1)
 			_exit(1);

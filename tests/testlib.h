@@ -111,7 +111,7 @@ char *testlib_read_file(const char *path);
 /*
  * A process of uid TESTLIB_UID in a user and a network namespace it made
  * itself (unshare(CLONE_NEWUSER|CLONE_NEWNET)), as a rootless container
- * has them; or, with as_root, a network namespace root made (as
+ * has them, with itself mapped to root inside; or, with as_root, a network namespace root made (as
  * `ip netns add` does), owned by the initial user namespace.  netns_fd
  * is its /proc/PID/ns/net, opened by the caller (O_CLOEXEC); the process
  * is dumpable, so uid TESTLIB_UID may open that file too.
