@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <unistd.h>
 
@@ -783,6 +785,46 @@ START_TEST(restart_ignores_forged_labels)
 }
 END_TEST
 
+/*
+ * A broker started without a capability namespaces need serves the rest
+ * and refuses namespaces, saying which capability it lacked.
+ */
+static void
+refuse_without(int cap, const char *why)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct outcome out;
+	char *path;
+
+	testlib_enter_netns();
+	ck_assert_int_eq(prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0), 0);
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	out = ask(ask_in(&b, path));
+	ck_assert_int_eq(out.code, -EOPNOTSUPP);
+	ck_assert_msg(strstr(out.text, why) != NULL, "%s", out.text);
+	out = ask(ask_in(&b, NULL));
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	close(out.fd);
+	testlib_ns_child_stop(&c);
+	free(path);
+	testlib_broker_stop(&b);
+}
+
+START_TEST(refuse_without_sys_admin)
+{
+	refuse_without(CAP_SYS_ADMIN, "no namespace helper");
+}
+END_TEST
+
+START_TEST(refuse_without_net_broadcast)
+{
+	refuse_without(CAP_NET_BROADCAST, "CAP_NET_BROADCAST");
+}
+END_TEST
+
 static Suite *
 nsbroker_suite(void)
 {
@@ -802,6 +844,8 @@ nsbroker_suite(void)
 	tcase_add_test(tc, restart_adopts_namespace_devices);
 	tcase_add_test(tc, bridge_in_namespace);
 	tcase_add_test(tc, restart_ignores_forged_labels);
+	tcase_add_test(tc, refuse_without_sys_admin);
+	tcase_add_test(tc, refuse_without_net_broadcast);
 	suite_add_tcase(s, tc);
 	return s;
 }
