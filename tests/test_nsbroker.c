@@ -33,7 +33,8 @@
 #include "testlib.h"
 #include "tunclient.h"
 
-#define ALLOW_NAMESPACES	"users = 65534\nnamespaces = own\nqueues = 4\n"
+#define ALLOW_NAMESPACES	"users = 65534\nnamespaces = own\nqueues = 4\n" \
+	"routes = 198.18.0.0/15\n"
 
 /* What the unprivileged client asks for. */
 struct ask {
@@ -47,6 +48,7 @@ struct ask {
 	const char *release;	/* RELEASE this name instead of creating */
 	unsigned queues;
 	const char *bridge;	/* a TAP joining this bridge */
+	const char *route;
 	bool persist;		/* TUNSETPERSIST, and keep no descriptor */
 	int chan;
 };
@@ -96,6 +98,8 @@ client_run(const struct ask *a)
 		r = tunclient_request_set_mtu(req, a->mtu);
 	if (r == 0 && a->queues != 0)
 		r = tunclient_request_set_queues(req, a->queues);
+	if (r == 0 && a->route != NULL)
+		r = tunclient_request_add_route(req, a->route, 0);
 	if (r == 0 && a->bridge != NULL &&
 	    (r = tunclient_request_set_type(req, TUNCLIENT_TAP)) == 0)
 		r = tunclient_request_set_bridge(req, a->bridge);
@@ -293,6 +297,15 @@ udp_socket_here(void *arg)
 	return 0;
 }
 
+/* Runs a shell command line in the caller's namespace; its exit status. */
+static int
+shell(void *arg)
+{
+	int status = system(arg);
+
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 /* Reads packets from the device until a UDP one carrying payload. */
 static bool
 device_gets(int fd, const char *payload)
@@ -347,6 +360,7 @@ START_TEST(device_in_own_namespace)
 	a.addrs[0] = "198.18.5.1/24";
 	a.addrs[1] = "2001:db8:5::1/64";
 	a.mtu = 1400;
+	a.route = "198.19.0.0/16";
 	out = ask(a);
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 	ck_assert_str_eq(out.name, "ctr0");
@@ -367,6 +381,8 @@ START_TEST(device_in_own_namespace)
 	ck_assert(has_address(&link, "2001:db8:5::1/64"));
 	ck_assert(link.has_owner && link.owner == TESTLIB_UID);
 	ck_assert_int_eq(netinfo_link_by_name("ctr0", &link), -ENODEV);
+	ck_assert_int_eq(testlib_in_netns(c.netns_fd, shell,
+	    (char[]){ "ip route show 198.19.0.0/16 | grep -q 'dev ctr0'" }), 0);
 
 	/* Traffic flows inside the namespace, both ways. */
 	ck_assert_int_eq(testlib_in_netns(c.netns_fd, udp_socket_here, &u), 0);
@@ -679,15 +695,6 @@ START_TEST(restart_adopts_namespace_devices)
 	testlib_broker_stop(&b);
 }
 END_TEST
-
-/* Runs a shell command line in the caller's namespace; its exit status. */
-static int
-shell(void *arg)
-{
-	int status = system(arg);
-
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 /*
  * A bridge named with a namespace is the one in that namespace: a TAP
