@@ -472,26 +472,32 @@ fail:
 }
 
 /*
- * Checks the namespace a request names, before the policy sees it: the
- * broker's own namespace counts as none (*local is then req without it).
+ * Checks the namespace a request names, before the policy sees it.  The
+ * broker's own namespace counts as none: *req then points to *local, a
+ * copy without it (on the heap, a request is large), which the caller
+ * frees.
  */
 static int
 resolve_netns(struct broker *b, const struct peer_identity *who,
-    const struct tb_create_request **req, struct tb_create_request *local,
+    const struct tb_create_request **req, struct tb_create_request **local,
     int netns_fd, struct netns_id *id, struct tb_error *err)
 {
 	bool is_home;
 	int r;
 
+	*local = NULL;
 	if (!(*req)->has_netns)
 		return 0;
 	if ((r = netns_check(netns_fd, who, &b->home, id, &is_home, err)) != 0)
 		return r;
-	if (is_home) {
-		*local = **req;
-		local->has_netns = false;
-		*req = local;
-	}
+	if (!is_home)
+		return 0;
+	if ((*local = malloc(sizeof(**local))) == NULL)
+		return tb_error_set(err, -ENOMEM, "netns: %s",
+		    strerror(ENOMEM));
+	**local = **req;
+	(*local)->has_netns = false;
+	*req = *local;
 	return 0;
 }
 
@@ -501,17 +507,14 @@ create_device(struct broker *b, const struct peer_identity *who,
     struct tb_created_reply *rep, int fds[TB_MAX_QUEUES],
     struct tb_error *err)
 {
-	struct tb_create_request *local;
+	struct tb_create_request *local = NULL;
 	struct netns_id id = { 0, 0 };
 	struct target t;
+	/* The codec holds a netns attribute to exactly one descriptor. */
 	int netns_fd = req->has_netns ? msg_fds[0] : -1, r;
 
-	/* The whole request, to drop its netns: on the heap, it is large. */
-	if ((local = malloc(sizeof(*local))) == NULL)
-		return tb_error_set(err, -ENOMEM, "creating a device: %s",
-		    strerror(ENOMEM));
-	if ((r = resolve_netns(b, who, &req, local, netns_fd, &id, err)) != 0 ||
-	    (r = validate_create(req, err)) != 0)
+	if ((r = resolve_netns(b, who, &req, &local, netns_fd, &id,
+	    err)) != 0 || (r = validate_create(req, err)) != 0)
 		goto out;
 	r = policy_check_create(&b->config, who, req,
 	    lease_table_count_uid(b->leases, who->uid), err);
@@ -541,7 +544,6 @@ handle_create(struct broker *b, const struct peer_identity *who,
 
 	for (i = 0; i < TB_MAX_QUEUES; i++)
 		queues[i] = -1;
-	/* The codec holds a netns attribute to exactly one descriptor. */
 	if ((r = tb_decode_create(msg, &req, &err)) == 0)
 		r = create_device(b, who, &req, fds, &rep, queues, &err);
 	if (r != 0) {

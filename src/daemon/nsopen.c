@@ -303,7 +303,10 @@ step_name(uint32_t step)
 	}
 }
 
-/* Marks the helper unusable after it broke the exchange. */
+/*
+ * Gives up a helper that died or broke the exchange: a late answer must
+ * never be taken for the next request's, so it is ended, not reused.
+ */
 static int
 nsopen_lost(struct nsopen *h, int rc, const char *why, struct tb_error *err)
 {
@@ -311,8 +314,12 @@ nsopen_lost(struct nsopen *h, int rc, const char *why, struct tb_error *err)
 		close(h->sock);
 		h->sock = -1;
 	}
-	if (h->pid > 0 && waitpid(h->pid, NULL, WNOHANG) == h->pid)
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		h->pid = -1;
+	}
 	return tb_error_set(err, rc, "netns: the namespace helper %s: "
 	    "namespaces cannot be served until tunbrokerd restarts", why);
 }
