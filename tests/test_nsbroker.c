@@ -599,7 +599,7 @@ START_TEST(lease_ends_with_namespace)
 	struct netinfo_link link;
 	struct outcome out;
 	struct ask a;
-	char *path;
+	char *path, *log;
 
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NAMESPACES);
@@ -615,6 +615,10 @@ START_TEST(lease_ends_with_namespace)
 	ck_assert_uint_eq(out.nleases, 1);
 	testlib_ns_child_stop(&c);
 	ck_assert_msg(leases_become(&b, 0), "the lease outlived its namespace");
+	log = testlib_read_file(b.log_path);
+	ck_assert_msg(log != NULL && strstr(log, "is gone: 1 lease ended"),
+	    "%s", log);
+	free(log);
 	free(path);
 	testlib_broker_stop(&b);
 }
