@@ -25,6 +25,9 @@
  */
 #define TXQUEUELEN_MAX	65536
 
+/* The priority Linux gives an IPv6 route without one (IP6_RT_PRIO_USER). */
+#define IPV6_DEFAULT_METRIC	1024
+
 static void
 reply_error(struct reply *reply, uint32_t seq, const struct tb_error *err)
 {
@@ -151,6 +154,7 @@ static int
 validate_create(const struct tb_create_request *req, struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
+	struct tb_error why;
 	unsigned ifindex;
 	size_t i;
 	int r;
@@ -184,8 +188,11 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 		return tb_error_set(err, -EINVAL, "bridge %s: only a TAP "
 		    "device can join a bridge", req->bridge);
 	if (req->bridge[0] != '\0' &&
-	    (r = policy_check_name(req->bridge, err)) != 0)
-		return r;
+	    (r = policy_check_name(req->bridge, &why)) != 0)
+		return tb_error_set(err, r, "bridge: %s", why.text);
+	if (strchr(req->bridge, '%') != NULL)
+		return tb_error_set(err, -EINVAL, "bridge %s: a bridge is an "
+		    "existing interface, not a template", req->bridge);
 	if (req->txqueuelen > TXQUEUELEN_MAX)
 		return tb_error_set(err, -EINVAL, "txqueuelen %u is over %u",
 		    req->txqueuelen, TXQUEUELEN_MAX);
@@ -380,6 +387,7 @@ describe_device(struct target *t, unsigned ifindex,
     struct tb_created_reply *rep, struct tb_error *err)
 {
 	struct netlink_link link;
+	size_t i;
 	int r;
 
 	if ((r = netlink_get_link(t->nl, ifindex, &link, err)) != 0)
@@ -404,6 +412,12 @@ describe_device(struct target *t, unsigned ifindex,
 	memcpy(rep->routes, req->routes,
 	    req->nroutes * sizeof(req->routes[0]));
 	rep->nroutes = req->nroutes;
+	/* IPv6 has no metric 0: the kernel gives such a route its default. */
+	for (i = 0; i < rep->nroutes; i++) {
+		if (rep->routes[i].dst.family == AF_INET6 &&
+		    rep->routes[i].metric == 0)
+			rep->routes[i].metric = IPV6_DEFAULT_METRIC;
+	}
 	rep->queues = req->queues;
 	rep->vnet_hdr = req->vnet_hdr;
 	rep->offload = req->offload;
@@ -418,8 +432,8 @@ describe_device(struct target *t, unsigned ifindex,
 static int
 build_device(struct broker *b, struct target *t,
     const struct peer_identity *who, const struct tb_create_request *req,
-    struct tb_created_reply *rep, int fds[TB_MAX_QUEUES],
-    struct tb_error *err)
+    const struct netlink_link *bridge, struct tb_created_reply *rep,
+    int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
 	struct tun_spec spec = {
 		.name = req->name[0] != '\0' ? req->name : NULL,
@@ -430,14 +444,11 @@ build_device(struct broker *b, struct target *t,
 		.uid = who->uid,
 		.gid = who->gid,
 	};
-	struct netlink_link bridge, link;
+	struct netlink_link link;
 	struct tb_error ignored;
 	unsigned ifindex = 0;
 	int r;
 
-	if (req->bridge[0] != '\0' &&
-	    (r = find_bridge(t, req->bridge, &bridge, err)) != 0)
-		return r;
 	memcpy(fds, t->fds, sizeof(t->fds));
 	for (r = 0; r < TB_MAX_QUEUES; r++)
 		t->fds[r] = -1;
@@ -446,10 +457,9 @@ build_device(struct broker *b, struct target *t,
 	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
 		goto fail;
 	ifindex = link.ifindex;
-	if ((r = configure_device(t, ifindex, who->uid, req,
-	    req->bridge[0] != '\0' ? &bridge : NULL, err)) != 0 ||
-	    (r = describe_device(t, ifindex, req,
-	    req->bridge[0] != '\0' ? &bridge : NULL, rep, err)) != 0)
+	if ((r = configure_device(t, ifindex, who->uid, req, bridge, err))
+	    != 0 ||
+	    (r = describe_device(t, ifindex, req, bridge, rep, err)) != 0)
 		goto fail;
 	if (t->nsid != LEASE_NSID_HOME) {
 		rep->has_netns = true;
@@ -469,6 +479,36 @@ fail:
 		netlink_delete_link(t->nl, ifindex, &ignored);
 	close_queues(b, fds, TB_MAX_QUEUES);
 	return r;
+}
+
+/*
+ * A TAP without an MTU of its own takes its bridge's, so the policy must
+ * judge that MTU as if the client had asked for it: a bridge is no way
+ * around a rule's mtu range.
+ */
+static int
+check_bridge_mtu(struct broker *b, const struct peer_identity *who,
+    const struct tb_create_request *req, const struct netlink_link *bridge,
+    struct tb_error *err)
+{
+	struct tb_create_request *effective;
+	struct tb_error why;
+	int r;
+
+	if (req->mtu != 0)
+		return 0;
+	if ((effective = malloc(sizeof(*effective))) == NULL)
+		return tb_error_set(err, -ENOMEM, "checking the mtu of bridge "
+		    "%s: %s", bridge->name, strerror(ENOMEM));
+	*effective = *req;
+	effective->mtu = bridge->mtu;
+	r = policy_check_create(&b->config, who, effective,
+	    lease_table_count_uid(b->leases, who->uid), &why);
+	free(effective);
+	if (r != 0)
+		return tb_error_set(err, r, "with the mtu of bridge %s (%u): %s",
+		    bridge->name, bridge->mtu, why.text);
+	return 0;
 }
 
 /*
@@ -509,6 +549,7 @@ create_device(struct broker *b, const struct peer_identity *who,
 {
 	struct tb_create_request *local = NULL;
 	struct netns_id id = { 0, 0 };
+	struct netlink_link bridge;
 	struct target t;
 	/* The codec holds a netns attribute to exactly one descriptor. */
 	int netns_fd = req->has_netns ? msg_fds[0] : -1, r;
@@ -520,10 +561,20 @@ create_device(struct broker *b, const struct peer_identity *who,
 	    lease_table_count_uid(b->leases, who->uid), err);
 	if (r != 0)
 		goto out;
-	if ((r = target_open(b, req, netns_fd, &t, err)) == 0) {
-		t.id = id;
-		r = build_device(b, &t, who, req, rep, fds, err);
-	}
+	if ((r = target_open(b, req, netns_fd, &t, err)) != 0)
+		goto close;
+	t.id = id;
+	/*
+	 * The bridge is looked up only for a client the policy allows it,
+	 * and in the device's namespace.
+	 */
+	if (req->bridge[0] != '\0' &&
+	    ((r = find_bridge(&t, req->bridge, &bridge, err)) != 0 ||
+	    (r = check_bridge_mtu(b, who, req, &bridge, err)) != 0))
+		goto close;
+	r = build_device(b, &t, who, req,
+	    req->bridge[0] != '\0' ? &bridge : NULL, rep, fds, err);
+close:
 	close_queues(b, t.fds, TB_MAX_QUEUES);
 	target_close(&t);
 out:

@@ -465,10 +465,45 @@ netlink_add_address(struct netlink *nl, unsigned ifindex,
 	return rc;
 }
 
+/*
+ * Writes " (mtu 1400, mac ..., bridge ifindex 5, txqueuelen 2000)" for
+ * the values cfg sets, so a refusal names the value the kernel refused.
+ */
+static const char *
+netlink_describe_config(const struct netlink_link_config *cfg, char *buf,
+    size_t size)
+{
+	char mac[TB_MAC_TEXT_MAX] = "", mtu[24] = "", master[32] = "",
+	    txq[32] = "";
+
+	if (cfg->mtu == 0 && cfg->mac == NULL && cfg->master == 0 &&
+	    cfg->txqueuelen == 0) {
+		buf[0] = '\0';
+		return buf;
+	}
+	if (cfg->mac != NULL)
+		tb_mac_format(cfg->mac, mac, sizeof(mac));
+	if (cfg->mtu != 0)
+		snprintf(mtu, sizeof(mtu), "mtu %u", cfg->mtu);
+	if (cfg->master != 0)
+		snprintf(master, sizeof(master), "bridge ifindex %u",
+		    cfg->master);
+	if (cfg->txqueuelen != 0)
+		snprintf(txq, sizeof(txq), "txqueuelen %u", cfg->txqueuelen);
+	snprintf(buf, size, " (%s%s%s%s%s%s%s%s)", mtu,
+	    mtu[0] != '\0' && (mac[0] != '\0' || master[0] != '\0' ||
+	    txq[0] != '\0') ? ", " : "",
+	    mac[0] != '\0' ? "mac " : "", mac,
+	    mac[0] != '\0' && (master[0] != '\0' || txq[0] != '\0') ? ", " : "",
+	    master, master[0] != '\0' && txq[0] != '\0' ? ", " : "", txq);
+	return buf;
+}
+
 int
 netlink_configure_link(struct netlink *nl, unsigned ifindex,
     const struct netlink_link_config *cfg, struct tb_error *err)
 {
+	char what[128];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
@@ -500,11 +535,9 @@ netlink_configure_link(struct netlink *nl, unsigned ifindex,
 		ifi->ifi_flags = IFF_UP;
 		ifi->ifi_change = IFF_UP;
 	}
-	return netlink_request(nl, nlh, err, "%s ifindex %u%s%s%s%s",
+	return netlink_request(nl, nlh, err, "%s ifindex %u%s",
 	    cfg->up ? "setting up" : "configuring", ifindex,
-	    cfg->mtu != 0 ? " (mtu)" : "", cfg->mac != NULL ? " (mac)" : "",
-	    cfg->master != 0 ? " (bridge)" : "",
-	    cfg->txqueuelen != 0 ? " (txqueuelen)" : "");
+	    netlink_describe_config(cfg, what, sizeof(what)));
 }
 
 int
