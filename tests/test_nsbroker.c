@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
@@ -50,6 +51,7 @@ struct ask {
 	const char *bridge;	/* a TAP joining this bridge */
 	const char *route;
 	bool persist;		/* TUNSETPERSIST, and keep no descriptor */
+	bool hold;		/* with persist: pass the descriptor on still */
 	int chan;
 };
 
@@ -133,7 +135,8 @@ client_run(const struct ask *a)
 		if (a->persist) {
 			if (ioctl(fd, TUNSETPERSIST, 1) != 0)
 				r = -errno;
-			fd = -1;
+			if (!a->hold)
+				fd = -1;
 		}
 	}
 	if (conn != NULL && tunclient_list(conn, &list, &out.nleases) == 0) {
@@ -185,7 +188,7 @@ ask(struct ask a)
 	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
 	out.fd = nfds > 0 ? fds[0] : -1;
 	ck_assert_int_eq(nfds, out.code == 0 && a.release == NULL &&
-	    !a.persist ? 1 : 0);
+	    (!a.persist || a.hold) ? 1 : 0);
 	return out;
 }
 
@@ -590,7 +593,9 @@ END_TEST
 
 /*
  * A device left persistent in a namespace goes when the namespace dies,
- * and its lease ends then (the namespace's id is withdrawn).
+ * and its lease ends then (the namespace's id is withdrawn).  A broker
+ * restarted since it granted the device has no descriptor of the
+ * namespace to probe the device with, so this is how its lease ends.
  */
 START_TEST(lease_ends_with_namespace)
 {
@@ -600,6 +605,7 @@ START_TEST(lease_ends_with_namespace)
 	struct outcome out;
 	struct ask a;
 	char *path, *log;
+	int status;
 
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NAMESPACES);
@@ -608,17 +614,127 @@ START_TEST(lease_ends_with_namespace)
 	a = ask_in(&b, path);
 	a.name = "kept0";
 	a.persist = true;
+	a.hold = true;
 	out = ask(a);
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
+	ck_assert_msg(testlib_broker_launch(&b, &status),
+	    "tunbrokerd exited (0x%x)", status);
+	ck_assert(leases_become(&b, 1));
+	close(out.fd);
 	/* Persistent, single-queue, unheld: it stays while its home does. */
+	usleep(1500 * 1000);
 	ck_assert_int_eq(link_in(c.netns_fd, "kept0", &link), 0);
-	ck_assert_uint_eq(out.nleases, 1);
 	testlib_ns_child_stop(&c);
 	ck_assert_msg(leases_become(&b, 0), "the lease outlived its namespace");
 	log = testlib_read_file(b.log_path);
 	ck_assert_msg(log != NULL && strstr(log, "is gone: 1 lease ended"),
 	    "%s", log);
 	free(log);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/* Whether process pid has a descriptor of the namespace netns_fd names. */
+static bool
+holds_netns(pid_t pid, int netns_fd)
+{
+	char *dir = testlib_strf("/proc/%d/fd", (int)pid), *want, link[64];
+	struct dirent *d;
+	struct stat st;
+	bool found = false;
+	DIR *dp;
+	ssize_t n;
+
+	ck_assert_int_eq(fstat(netns_fd, &st), 0);
+	want = testlib_strf("net:[%llu]", (unsigned long long)st.st_ino);
+	dp = opendir(dir);
+	ck_assert_ptr_nonnull(dp);
+	while (!found && (d = readdir(dp)) != NULL) {
+		char *path = testlib_strf("%s/%s", dir, d->d_name);
+
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+		free(path);
+	}
+	closedir(dp);
+	free(want);
+	free(dir);
+	return found;
+}
+
+/*
+ * A single-queue device in a namespace whose holder set it persistent
+ * and closed it is found unheld through the namespace helper and
+ * deleted there; its lease ends and the namespace is let go.
+ */
+START_TEST(abandoned_single_queue_deleted)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct outcome out;
+	struct ask a;
+	char *path;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "sq0";
+	a.persist = true;
+	out = ask(a);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert_msg(link_gone_in(c.netns_fd, "sq0"),
+	    "the abandoned sq0 was not deleted");
+	ck_assert_msg(leases_become(&b, 0), "the lease outlived sq0");
+	/* With no lease left there, the broker lets the namespace go. */
+	ck_assert(!holds_netns(b.pid, c.netns_fd));
+	testlib_ns_child_stop(&c);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/*
+ * A device held, though persistent and without carrier, is no orphan:
+ * the probe finds it held and leaves it.
+ */
+START_TEST(held_single_queue_kept)
+{
+	struct testlib_ns_child c;
+	struct testlib_broker b;
+	struct netinfo_link link;
+	struct outcome out;
+	struct ask a;
+	char *path;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	a = ask_in(&b, path);
+	a.name = "held0";
+	a.persist = true;
+	a.hold = true;
+	out = ask(a);
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ck_assert(holds_netns(b.pid, c.netns_fd));
+	ck_assert_int_eq(ioctl(out.fd, TUNSETCARRIER, &(int){ 0 }), 0);
+	/* Rechecks come twice a second: give it several. */
+	usleep(2000 * 1000);
+	ck_assert_int_eq(link_in(c.netns_fd, "held0", &link), 0);
+	ck_assert(leases_become(&b, 1));
+	close(out.fd);
+	ck_assert_msg(link_gone_in(c.netns_fd, "held0"),
+	    "held0 outlived its last holder");
+	ck_assert(leases_become(&b, 0));
+	testlib_ns_child_stop(&c);
 	free(path);
 	testlib_broker_stop(&b);
 }
@@ -852,6 +968,8 @@ nsbroker_suite(void)
 	tcase_add_test(tc, failure_leaves_nothing);
 	tcase_add_test(tc, lease_ends_with_namespace);
 	tcase_add_test(tc, abandoned_multiqueue_deleted);
+	tcase_add_test(tc, abandoned_single_queue_deleted);
+	tcase_add_test(tc, held_single_queue_kept);
 	tcase_add_test(tc, restart_adopts_namespace_devices);
 	tcase_add_test(tc, bridge_in_namespace);
 	tcase_add_test(tc, restart_ignores_forged_labels);

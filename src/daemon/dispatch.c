@@ -207,6 +207,7 @@ struct target {
 	int fds[TB_MAX_QUEUES];		/* opened there, or -1 */
 	int nsid;			/* LEASE_NSID_HOME, or its id */
 	struct netns_id id;		/* with an nsid: which namespace */
+	int netns_fd;			/* with an nsid: the client's, borrowed */
 };
 
 /*
@@ -228,6 +229,7 @@ target_open(struct broker *b, const struct tb_create_request *req,
 	t->nl = b->nl;
 	t->own_nl = false;
 	t->nsid = LEASE_NSID_HOME;
+	t->netns_fd = netns_fd;
 	if (!req->has_netns)
 		return 0;
 	if (!linkwatch_hears_namespaces(b->watch))
@@ -468,6 +470,11 @@ build_device(struct broker *b, struct target *t,
 		    rep->name, strerror(-r));
 		goto fail;
 	}
+	/* Only costs the probing of an abandoned device there. */
+	if (t->nsid != LEASE_NSID_HOME &&
+	    (r = linkwatch_keep_netns(b->watch, t->nsid, t->netns_fd)) != 0)
+		log_warn("lease of %s in nsid %d: keeping its namespace: %s",
+		    rep->name, t->nsid, strerror(-r));
 	return 0;
 fail:
 	/* Delete at once rather than leave it to the last close. */

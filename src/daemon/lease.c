@@ -181,6 +181,27 @@ lease_table_set_carrier_lost(struct lease_table *t, unsigned ifindex,
 		l->carrier_lost = lost;
 }
 
+void
+lease_table_set_carrier_lost_ns(struct lease_table *t, int nsid,
+    unsigned ifindex, bool lost)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
+
+	if (l != NULL)
+		l->carrier_lost = lost;
+}
+
+unsigned
+lease_table_count_nsid(const struct lease_table *t, int nsid)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		n += t->leases[i].nsid == nsid;
+	return n;
+}
+
 unsigned
 lease_table_count_uid(const struct lease_table *t, uid_t uid)
 {

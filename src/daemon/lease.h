@@ -61,6 +61,12 @@ const struct lease *lease_table_find_ns(const struct lease_table *t, int nsid,
 void lease_table_rename_ns(struct lease_table *t, int nsid, unsigned ifindex,
     const char *name);
 
+void lease_table_set_carrier_lost_ns(struct lease_table *t, int nsid,
+    unsigned ifindex, bool lost);
+
+/* The live leases in the namespace nsid. */
+unsigned lease_table_count_nsid(const struct lease_table *t, int nsid);
+
 /* Ends every lease in the namespace nsid (it died); how many ended. */
 unsigned lease_table_remove_nsid(struct lease_table *t, int nsid);
 

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <linux/net_namespace.h>
@@ -7,8 +8,10 @@
 #include <linux/rtnetlink.h>
 
 #include <net/if.h>
+#include <linux/if_tun.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +23,17 @@
 #include "linkwatch.h"
 #include "log.h"
 #include "netns.h"
+#include "nsopen.h"
 #include "tun.h"
 
 /* A link notification with its TUN info is well under 2 KiB; batches fit. */
 #define LINKWATCH_BUFFER_SIZE	32768
+
+/* A client's namespace with leases in it, and a descriptor of it. */
+struct linkwatch_netns {
+	int nsid;
+	int fd;
+};
 
 struct linkwatch {
 	struct mnl_socket *sock;
@@ -36,6 +46,9 @@ struct linkwatch {
 	struct closer *closer;		/* NULL: close inline */
 	bool all_nsid;			/* hears other namespaces' links */
 	int self_nsid;			/* our own namespace's id, or -1 */
+	struct nsopen *nsopen;		/* opens probes in other namespaces */
+	struct linkwatch_netns *netns;	/* namespaces holding our leases */
+	size_t nnetns, netns_cap;
 	char buf[LINKWATCH_BUFFER_SIZE] __attribute__((aligned(8)));
 };
 
@@ -98,6 +111,9 @@ linkwatch_close(struct linkwatch *lw)
 		event_free(lw->recheck_ev);
 	if (lw->sock != NULL)
 		mnl_socket_close(lw->sock);
+	while (lw->nnetns > 0)
+		close(lw->netns[--lw->nnetns].fd);
+	free(lw->netns);
 	free(lw);
 }
 
@@ -124,6 +140,63 @@ linkwatch_delete(struct linkwatch *lw, unsigned ifindex)
 	if (mnl_socket_sendto(lw->sock, nlh, nlh->nlmsg_len) == -1)
 		return -errno;
 	return 0;
+}
+
+void
+linkwatch_set_nsopen(struct linkwatch *lw, struct nsopen *nsopen)
+{
+	lw->nsopen = nsopen;
+}
+
+static struct linkwatch_netns *
+linkwatch_netns_find(const struct linkwatch *lw, int nsid)
+{
+	size_t i;
+
+	for (i = 0; i < lw->nnetns; i++) {
+		if (lw->netns[i].nsid == nsid)
+			return &lw->netns[i];
+	}
+	return NULL;
+}
+
+int
+linkwatch_keep_netns(struct linkwatch *lw, int nsid, int fd)
+{
+	struct linkwatch_netns *grown;
+	int copy;
+
+	if (nsid == LEASE_NSID_HOME || linkwatch_netns_find(lw, nsid) != NULL)
+		return 0;
+	if (lw->nnetns == lw->netns_cap) {
+		size_t cap = lw->netns_cap == 0 ? 8 : lw->netns_cap * 2;
+
+		grown = realloc(lw->netns, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -ENOMEM;
+		lw->netns = grown;
+		lw->netns_cap = cap;
+	}
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -errno;
+	lw->netns[lw->nnetns++] = (struct linkwatch_netns){ nsid, copy };
+	return 0;
+}
+
+/* Lets go of the namespaces where no lease is left, so that they may die. */
+static void
+linkwatch_drop_unused_netns(struct linkwatch *lw)
+{
+	size_t i = 0;
+
+	while (i < lw->nnetns) {
+		if (lease_table_count_nsid(lw->leases, lw->netns[i].nsid) > 0) {
+			i++;
+			continue;
+		}
+		close(lw->netns[i].fd);
+		lw->netns[i] = lw->netns[--lw->nnetns];
+	}
 }
 
 bool
@@ -399,6 +472,7 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 		lease_table_remove_ns(lw->leases, l->nsid, l->ifindex);
 	}
 	free(seen.keys);
+	linkwatch_drop_unused_netns(lw);
 	return r;
 }
 
@@ -427,6 +501,9 @@ linkwatch_foreign_event(struct linkwatch *lw, const struct nlmsghdr *msg,
 		return;
 	}
 	lease_table_rename_ns(lw->leases, nsid, link.ifindex, link.name);
+	/* A single-queue one is probed from linkwatch_recheck(). */
+	lease_table_set_carrier_lost_ns(lw->leases, nsid, link.ifindex,
+	    link_carrier_lost(&link));
 	if (link.is_tun && link.persistent && link.has_queues &&
 	    link.queues == 0 && link.disabled_queues == 0) {
 		log_info("lease uid=%u %s ifindex=%u nsid=%d: last queue "
@@ -520,6 +597,8 @@ linkwatch_batch(struct linkwatch *lw, int len, int nsid)
 		    nsid == LEASE_NSID_HOME)
 			linkwatch_nsid_event(lw, msg);
 	}
+	if (nsid != LEASE_NSID_HOME || lw->nnetns > 0)
+		linkwatch_drop_unused_netns(lw);
 }
 
 /*
@@ -592,6 +671,70 @@ linkwatch_read(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Whether nobody holds the single-queue device link of the client's
+ * namespace netns_fd: a /dev/net/tun file the namespace helper opens
+ * there tries to attach, as link_abandoned() does at home, and the name
+ * must still be the device's.  *probe_fd gets the attached probe.
+ */
+static bool
+linkwatch_foreign_abandoned(struct linkwatch *lw, int netns_fd,
+    const struct netlink_link *link, int *probe_fd)
+{
+	struct tb_error err;
+	struct ifreq ifr;
+	bool abandoned = false;
+	int nl_fd;
+
+	*probe_fd = -1;
+	if (nsopen_open(lw->nsopen, netns_fd, 1, probe_fd, &nl_fd, &err) != 0) {
+		log_debug("probing %s: %s", link->name, err.text);
+		return false;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", link->name);
+	ifr.ifr_flags = (short)((link->tun_type & (IFF_TUN | IFF_TAP)) |
+	    IFF_NO_PI);
+	if (ioctl(*probe_fd, TUNSETIFF, &ifr) == 0) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", link->name);
+		abandoned = ioctl(nl_fd, SIOCGIFINDEX, &ifr) == 0 &&
+		    (unsigned)ifr.ifr_ifindex == link->ifindex;
+	}
+	close(nl_fd);
+	if (!abandoned) {
+		closer_close(lw->closer, *probe_fd);
+		*probe_fd = -1;
+	}
+	return abandoned;
+}
+
+/* linkwatch_recheck() for a device in a client's namespace. */
+static void
+linkwatch_recheck_foreign(struct linkwatch *lw, const struct lease *l)
+{
+	const struct linkwatch_netns *ns = linkwatch_netns_find(lw, l->nsid);
+	struct netlink_link link;
+	struct tb_error err;
+	int probe_fd, r;
+
+	/* Without the namespace (adopted at start-up), it waits for its end. */
+	if (ns == NULL || lw->nsopen == NULL ||
+	    netlink_get_link_ns(lw->nl, l->nsid, l->ifindex, &link, &err) != 0)
+		return;
+	lease_table_set_carrier_lost_ns(lw->leases, l->nsid, l->ifindex,
+	    link_carrier_lost(&link));
+	if (!link.is_tun || !link.persistent || link.has_queues ||
+	    !link_carrier_lost(&link) ||
+	    !linkwatch_foreign_abandoned(lw, ns->fd, &link, &probe_fd))
+		return;
+	log_info("lease uid=%u %s ifindex=%u nsid=%d: last queue detached, "
+	    "deleting", (unsigned)l->uid, l->name, l->ifindex, l->nsid);
+	if ((r = linkwatch_delete_ns(lw, l->nsid, l->ifindex)) != 0)
+		log_warn("deleting %s (ifindex %u, nsid %d): %s", l->name,
+		    l->ifindex, l->nsid, strerror(-r));
+	closer_close(lw->closer, probe_fd);
+}
+
+/*
  * Looks again at each leased device last seen without carrier.  The
  * kernel announces the carrier's loss, not the last close after it: a
  * holder that drops the carrier (TUNSETCARRIER), sets the device
@@ -610,8 +753,12 @@ linkwatch_recheck(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	for (i = 0; (l = lease_table_at(lw->leases, i)) != NULL; i++) {
-		if (!l->carrier_lost || l->nsid != LEASE_NSID_HOME)
+		if (!l->carrier_lost)
 			continue;
+		if (l->nsid != LEASE_NSID_HOME) {
+			linkwatch_recheck_foreign(lw, l);
+			continue;
+		}
 		/* Gone (-ENODEV): its RTM_DELLINK ends the lease. */
 		if (netlink_get_link(lw->nl, l->ifindex, &link, &err) != 0)
 			continue;

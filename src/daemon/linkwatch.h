@@ -56,6 +56,24 @@ int linkwatch_start(struct linkwatch *lw, struct event_base *base,
  */
 int linkwatch_delete(struct linkwatch *lw, unsigned ifindex);
 
+struct nsopen;
+
+/*
+ * Lets the watch probe devices in clients' namespaces through the
+ * namespace helper (nsopen.h); without it, an abandoned single-queue
+ * device there lives until its namespace ends.
+ */
+void linkwatch_set_nsopen(struct linkwatch *lw, struct nsopen *nsopen);
+
+/*
+ * Keeps a copy of fd, the namespace the broker knows by nsid, while
+ * leases live in it, so that an abandoned single-queue device there can
+ * be told from a held one (the copy keeps the namespace alive as long as
+ * its leases, which their devices' queues do anyway).  0 or a negative
+ * errno, which only costs that probing.
+ */
+int linkwatch_keep_netns(struct linkwatch *lw, int nsid, int fd);
+
 /*
  * Whether link events of other namespaces reach the watch, so that leases
  * of devices placed in clients' namespaces end when the devices go (it

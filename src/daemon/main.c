@@ -305,6 +305,7 @@ main(int argc, char **argv)
 	if (closer_start(&broker.closer) != 0)
 		log_warn("no closing thread: device teardown will block the loop");
 	linkwatch_set_closer(broker.watch, broker.closer);
+	linkwatch_set_nsopen(broker.watch, broker.nsopen);
 	if (notify_ready(&notifier, base, &server) != 0)
 		log_warn("cannot start the watchdog and status timers");
 	if (event_base_dispatch(base) < 0)

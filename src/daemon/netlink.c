@@ -787,6 +787,18 @@ netlink_get_link(struct netlink *nl, unsigned ifindex,
 }
 
 int
+netlink_get_link_ns(struct netlink *nl, int nsid, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err)
+{
+	memset(link, 0, sizeof(*link));
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "reading ifindex %u: invalid ifindex", ifindex);
+	return netlink_get_links(nl, nsid, ifindex, NULL, NLM_F_ACK,
+	    netlink_keep_link, link, err);
+}
+
+int
 netlink_get_link_by_name(struct netlink *nl, const char *name,
     struct netlink_link *link, struct tb_error *err)
 {

@@ -156,6 +156,10 @@ int netlink_dump_links_ns(struct netlink *nl, int nsid,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err);
 
+/* netlink_get_link() in the namespace nsid (IFLA_TARGET_NETNSID). */
+int netlink_get_link_ns(struct netlink *nl, int nsid, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err);
+
 /* Reads the link ifindex (RTM_GETLINK); -ENODEV if there is none. */
 int netlink_get_link(struct netlink *nl, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err);

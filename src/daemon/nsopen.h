@@ -13,7 +13,9 @@
  * the capabilities of whoever opened the socket; it reads nothing but one
  * fixed-size request from the broker (never from a client), over a
  * SOCK_SEQPACKET socketpair, and exits when the broker's end closes.  The
- * broker validates the namespace (netns.h) before it asks.
+ * broker validates the namespace (netns.h) before it asks.  The link
+ * watch uses it too, to probe whether anyone still holds a device it
+ * placed in a client's namespace.
  */
 #ifndef TUNBROKER_NSOPEN_H
 #define TUNBROKER_NSOPEN_H
