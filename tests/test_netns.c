@@ -207,7 +207,7 @@ START_TEST(helper_descriptors_configure_there)
 	struct testlib_ns_child c;
 	struct broker_side b = { .h = NULL };
 	struct netinfo_link link;
-	int report[2], hold[2], status;
+	int report[2], hold[2], status, i;
 	char byte;
 	pid_t pid;
 
@@ -242,7 +242,10 @@ START_TEST(helper_descriptors_configure_there)
 	close(hold[1]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* The device went with its last queue, in its namespace. */
+	/* The device goes with its last queue, in its namespace. */
+	for (i = 0; i < 500 && testlib_in_netns(c.netns_fd, read_nstest0,
+	    &link) != -ENODEV; i++)
+		usleep(10 * 1000);
 	ck_assert_int_eq(testlib_in_netns(c.netns_fd, read_nstest0, &link),
 	    -ENODEV);
 	nsopen_stop(b.h);
