@@ -23,7 +23,10 @@ struct model {
 	char name[TB_IFNAME_MAX];
 };
 
+/* Leases in the broker's namespace; a client's namespace's in other. */
+#define OTHER_NSID	5
 static struct model model[KEYS + 1];	/* by ifindex; 0 unused */
+static struct model other[KEYS + 1];
 
 /* Whether any live lease of the model is called name. */
 static bool
@@ -44,7 +47,7 @@ model_count(void)
 	unsigned i, n = 0;
 
 	for (i = 1; i <= KEYS; i++)
-		n += model[i].live;
+		n += model[i].live + other[i].live;
 	return n;
 }
 
@@ -57,7 +60,8 @@ check_all(const struct lease_table *t)
 	ck_assert_uint_eq(lease_table_count(t), n);
 	for (i = 0; i < n; i++) {
 		ck_assert_ptr_nonnull(l = lease_table_at(t, i));
-		ck_assert(model[l->ifindex].live);
+		ck_assert(l->nsid == OTHER_NSID ? other[l->ifindex].live :
+		    model[l->ifindex].live);
 	}
 	ck_assert_ptr_null(lease_table_at(t, n));
 	for (i = 1; i <= KEYS; i++) {
@@ -65,6 +69,7 @@ check_all(const struct lease_table *t)
 		ck_assert(model[i].live == (l != NULL));
 		if (l == NULL)
 			continue;
+		ck_assert_int_eq(l->nsid, LEASE_NSID_HOME);
 		ck_assert_str_eq(l->name, model[i].name);
 		ck_assert_uint_eq(l->uid, model[i].uid);
 		l = lease_table_find_by_name(t, model[i].name);
@@ -86,7 +91,7 @@ START_TEST(table_matches_model)
 		k = (unsigned)rand() % KEYS + 1;
 		/* Fewer names than keys: some leases share one. */
 		snprintf(name, sizeof(name), "tun%u", (unsigned)rand() % 4000);
-		switch (rand() % 10) {
+		switch (rand() % 11) {
 		case 0: case 1: case 2: case 3:
 			ck_assert_int_eq(lease_table_add(t, k % 7, k, name), 0);
 			model[k].live = true;
@@ -104,6 +109,21 @@ START_TEST(table_matches_model)
 				snprintf(model[k].name, sizeof(name), "%s",
 				    name);
 			break;
+		case 8:
+			/* The same ifindex in another namespace is another. */
+			if (rand() % 2 == 0) {
+				ck_assert_int_eq(lease_table_add_ns(t,
+				    OTHER_NSID, 1, k, "other"), 0);
+				other[k].live = true;
+			} else {
+				ck_assert_int_eq(lease_table_remove_ns(t,
+				    OTHER_NSID, k), other[k].live ? 0 :
+				    -ENOENT);
+				other[k].live = false;
+			}
+			ck_assert(other[k].live == (lease_table_find_ns(t,
+			    OTHER_NSID, k) != NULL));
+			break;
 		default:
 			ck_assert(model_has_name(name) ==
 			    (lease_table_find_by_name(t, name) != NULL));
@@ -112,6 +132,13 @@ START_TEST(table_matches_model)
 		if (step % 50000 == 0)
 			check_all(t);
 	}
+	check_all(t);
+	ck_assert_uint_eq(lease_table_count_nsid(t, OTHER_NSID),
+	    model_count() - lease_table_count_nsid(t, LEASE_NSID_HOME));
+	/* The namespace dies: its leases end, the others stay. */
+	for (k = 1; k <= KEYS; k++)
+		other[k].live = false;
+	lease_table_remove_nsid(t, OTHER_NSID);
 	check_all(t);
 	for (k = 1; k <= KEYS; k++) {
 		if (model[k].live)

@@ -31,10 +31,13 @@ struct lease_table {
 
 enum lease_key { KEY_IFINDEX, KEY_NAME };
 
+/* The key of a lease: its namespace and its index there. */
 static size_t
-hash_ifindex(unsigned ifindex)
+hash_ifindex(int nsid, unsigned ifindex)
 {
-	return (size_t)(((uint64_t)ifindex * 0x9e3779b97f4a7c15ull) >> 32);
+	uint64_t key = (uint64_t)(uint32_t)nsid << 32 | ifindex;
+
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
 /* FNV-1a over the name's bytes. */
@@ -60,7 +63,7 @@ home_slot(const struct lease_table *t, enum lease_key key, size_t pos)
 {
 	const struct lease *l = &t->leases[pos];
 
-	return (key == KEY_IFINDEX ? hash_ifindex(l->ifindex) :
+	return (key == KEY_IFINDEX ? hash_ifindex(l->nsid, l->ifindex) :
 	    hash_name(l->name)) & t->mask;
 }
 
@@ -162,23 +165,25 @@ lease_table_free(struct lease_table *t)
 	free(t);
 }
 
-/* The position of the lease of ifindex, or -1. */
+/* The position of the lease of ifindex in namespace nsid, or -1. */
 static ssize_t
-lease_pos(const struct lease_table *t, unsigned ifindex)
+lease_pos(const struct lease_table *t, int nsid, unsigned ifindex)
 {
-	size_t i = hash_ifindex(ifindex) & t->mask;
+	size_t i = hash_ifindex(nsid, ifindex) & t->mask;
+	const struct lease *l;
 
 	for (; t->by_ifindex[i] != 0; i = (i + 1) & t->mask) {
-		if (t->leases[t->by_ifindex[i] - 1].ifindex == ifindex)
+		l = &t->leases[t->by_ifindex[i] - 1];
+		if (l->ifindex == ifindex && l->nsid == nsid)
 			return (ssize_t)t->by_ifindex[i] - 1;
 	}
 	return -1;
 }
 
 static struct lease *
-lease_slot(const struct lease_table *t, unsigned ifindex)
+lease_slot_ns(const struct lease_table *t, int nsid, unsigned ifindex)
 {
-	ssize_t pos = lease_pos(t, ifindex);
+	ssize_t pos = lease_pos(t, nsid, ifindex);
 
 	return pos < 0 ? NULL : &t->leases[pos];
 }
@@ -197,10 +202,17 @@ int
 lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
     const char *name)
 {
+	return lease_table_add_ns(t, LEASE_NSID_HOME, uid, ifindex, name);
+}
+
+int
+lease_table_add_ns(struct lease_table *t, int nsid, uid_t uid,
+    unsigned ifindex, const char *name)
+{
 	struct lease *l, *grown;
 	ssize_t pos;
 
-	if ((pos = lease_pos(t, ifindex)) >= 0) {
+	if ((pos = lease_pos(t, nsid, ifindex)) >= 0) {
 		t->leases[pos].uid = uid;
 		lease_set_name(t, (size_t)pos, name);
 		return 0;
@@ -225,6 +237,7 @@ lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 	memset(l, 0, sizeof(*l));
 	l->created = time(NULL);
 	l->carrier_lost = false;
+	l->nsid = nsid;
 	l->uid = uid;
 	l->ifindex = ifindex;
 	snprintf(l->name, sizeof(l->name), "%s", name);
@@ -234,31 +247,67 @@ lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 	return 0;
 }
 
-int
-lease_table_remove(struct lease_table *t, unsigned ifindex)
+/* Ends the lease at pos: the last lease moves into its place. */
+static void
+lease_remove_at(struct lease_table *t, size_t pos)
 {
-	ssize_t pos = lease_pos(t, ifindex);
 	size_t last = t->n - 1;
 
-	if (pos < 0)
-		return -ENOENT;
-	index_erase(t, KEY_IFINDEX, (size_t)pos);
-	index_erase(t, KEY_NAME, (size_t)pos);
-	if ((size_t)pos != last) {
-		/* The last lease moves into the hole: point its slots there. */
+	index_erase(t, KEY_IFINDEX, pos);
+	index_erase(t, KEY_NAME, pos);
+	if (pos != last) {
 		t->by_ifindex[index_slot(t, KEY_IFINDEX, last)] =
 		    (uint32_t)pos + 1;
 		t->by_name[index_slot(t, KEY_NAME, last)] = (uint32_t)pos + 1;
 		t->leases[pos] = t->leases[last];
 	}
 	t->n--;
+}
+
+int
+lease_table_remove(struct lease_table *t, unsigned ifindex)
+{
+	return lease_table_remove_ns(t, LEASE_NSID_HOME, ifindex);
+}
+
+int
+lease_table_remove_ns(struct lease_table *t, int nsid, unsigned ifindex)
+{
+	ssize_t pos = lease_pos(t, nsid, ifindex);
+
+	if (pos < 0)
+		return -ENOENT;
+	lease_remove_at(t, (size_t)pos);
 	return 0;
+}
+
+unsigned
+lease_table_remove_nsid(struct lease_table *t, int nsid)
+{
+	unsigned removed = 0;
+	size_t i = 0;
+
+	while (nsid != LEASE_NSID_HOME && i < t->n) {
+		if (t->leases[i].nsid == nsid) {
+			lease_remove_at(t, i);
+			removed++;
+		} else {
+			i++;
+		}
+	}
+	return removed;
+}
+
+const struct lease *
+lease_table_find_ns(const struct lease_table *t, int nsid, unsigned ifindex)
+{
+	return lease_slot_ns(t, nsid, ifindex);
 }
 
 const struct lease *
 lease_table_find_by_ifindex(const struct lease_table *t, unsigned ifindex)
 {
-	return lease_slot(t, ifindex);
+	return lease_slot_ns(t, LEASE_NSID_HOME, ifindex);
 }
 
 const struct lease *
@@ -276,7 +325,14 @@ lease_table_find_by_name(const struct lease_table *t, const char *name)
 void
 lease_table_rename(struct lease_table *t, unsigned ifindex, const char *name)
 {
-	ssize_t pos = lease_pos(t, ifindex);
+	lease_table_rename_ns(t, LEASE_NSID_HOME, ifindex, name);
+}
+
+void
+lease_table_rename_ns(struct lease_table *t, int nsid, unsigned ifindex,
+    const char *name)
+{
+	ssize_t pos = lease_pos(t, nsid, ifindex);
 
 	if (pos >= 0 && name[0] != '\0' &&
 	    strcmp(t->leases[pos].name, name) != 0)
@@ -287,10 +343,28 @@ void
 lease_table_set_carrier_lost(struct lease_table *t, unsigned ifindex,
     bool lost)
 {
-	struct lease *l = lease_slot(t, ifindex);
+	lease_table_set_carrier_lost_ns(t, LEASE_NSID_HOME, ifindex, lost);
+}
+
+void
+lease_table_set_carrier_lost_ns(struct lease_table *t, int nsid,
+    unsigned ifindex, bool lost)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
 
 	if (l != NULL)
 		l->carrier_lost = lost;
+}
+
+unsigned
+lease_table_count_nsid(const struct lease_table *t, int nsid)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		n += t->leases[i].nsid == nsid;
+	return n;
 }
 
 unsigned
