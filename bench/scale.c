@@ -17,7 +17,7 @@
  * since the kernel's IPv6 set-up of each new device costs time linear in
  * the number of devices (see the main program's comment);
  * --releases-only fills straight to 10,000 leases and times only the
- * releases.
+ * releases.  The broker's stderr goes to $SCALE_LOG if set, else nowhere.
  */
 #include "config.h"
 
@@ -146,7 +146,7 @@ broker_start(const char *daemon, const char *socket_path,
 	if ((pid = fork()) < 0)
 		die("fork", errno);
 	if (pid == 0) {
-		null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		null = open(getenv("SCALE_LOG") ? getenv("SCALE_LOG") : "/dev/null", O_WRONLY | O_CLOEXEC | O_CREAT | O_TRUNC, 0600);
 		if (null < 0 || dup2(null, STDOUT_FILENO) < 0 ||
 		    dup2(null, STDERR_FILENO) < 0)
 			_exit(126);

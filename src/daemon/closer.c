@@ -240,9 +240,45 @@ take(struct closer *c, struct closer_op *op, bool wait)
 }
 
 /*
+ * Deletes the devices among ops[0..n) with one group request and reports
+ * each; result has room for n.
+ */
+static void
+delete_ops(struct closer *c, const struct closer_op *ops, size_t n,
+    int *result)
+{
+	size_t i, joined = 0, ndelete = 0;
+	int deleted;
+
+	for (i = 0; i < n; i++) {
+		result[i] = -EOPNOTSUPP;	/* no rtnetlink socket */
+		ndelete += ops[i].kind == OP_DELETE;
+	}
+	if (ndelete == 0)
+		return;
+	/*
+	 * Groups of DOOM_MAX keep every ack within the socket's buffer; the
+	 * deletion waits until all have joined, since each RTM_DELLINK
+	 * waits out RCU grace periods however many devices it takes.
+	 */
+	for (i = 0; c->nl != NULL && i < n; i += DOOM_MAX)
+		joined += doom_all(c, ops + i, n - i < DOOM_MAX ? n - i :
+		    DOOM_MAX, result + i);
+	deleted = joined > 0 ? delete_doomed(c) : 0;
+	for (i = 0; i < n; i++) {
+		if (ops[i].kind == OP_DELETE)
+			report(c, (unsigned)ops[i].value, result[i] == 0 ?
+			    deleted : result[i]);
+	}
+}
+
+/*
  * Each pass takes what is queued: devices to delete go first, together,
  * and the descriptors after, so that closing a device's last queue never
- * does the teardown the deletion already did.
+ * does the teardown the deletion already did.  A last close waits out RCU
+ * grace periods (tens of ms), so between closes the pass takes what has
+ * come meanwhile and deletes its devices at once: a RELEASE never waits
+ * behind a backlog of closes.  What comes later still goes after.
  */
 static void *
 closer_run(void *arg)
@@ -250,8 +286,7 @@ closer_run(void *arg)
 	static struct closer_op ops[BATCH_MAX];
 	static int result[BATCH_MAX];
 	struct closer *c = arg;
-	size_t n, i, joined;
-	int deleted;
+	size_t n, i, more;
 
 	for (;;) {
 		n = 0;
@@ -259,28 +294,15 @@ closer_run(void *arg)
 			return NULL;	/* the write end closed: stop */
 		for (n = 1; n < BATCH_MAX && take(c, &ops[n], false); n++)
 			;
-		for (i = 0; i < n; i++)
-			result[i] = -EOPNOTSUPP;	/* no rtnetlink socket */
-		/*
-		 * Groups of DOOM_MAX keep every ack within the socket's
-		 * buffer; the deletion waits until all have joined, since
-		 * each RTM_DELLINK waits out RCU grace periods however many
-		 * devices it takes.
-		 */
-		joined = 0;
-		for (i = 0; c->nl != NULL && i < n; i += DOOM_MAX)
-			joined += doom_all(c, ops + i, n - i < DOOM_MAX ?
-			    n - i : DOOM_MAX, result + i);
-		deleted = joined > 0 ? delete_doomed(c) : 0;
-		for (i = 0; i < n; i++) {
-			if (ops[i].kind != OP_DELETE)
-				continue;
-			report(c, (unsigned)ops[i].value, result[i] == 0 ?
-			    deleted : result[i]);
-		}
+		delete_ops(c, ops, n, result);
 		for (i = 0; i < n; i++) {
 			if (ops[i].kind == OP_CLOSE)
 				close(ops[i].value);
+			for (more = n; more < BATCH_MAX &&
+			    take(c, &ops[more], false); more++)
+				;
+			delete_ops(c, ops + n, more - n, result + n);
+			n = more;
 		}
 	}
 }
