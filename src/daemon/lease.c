@@ -17,13 +17,29 @@ struct lease_table {
 	struct lease *leases;
 	size_t n;
 	size_t cap;
+	struct pool_alloc *pools;
 };
 
 int
 lease_table_new(struct lease_table **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out != NULL ? 0 : -ENOMEM;
+	struct lease_table *t;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -ENOMEM;
+	if (pool_alloc_new(&t->pools) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+struct pool_alloc *
+lease_table_pools(struct lease_table *t)
+{
+	return t->pools;
 }
 
 void
@@ -31,6 +47,7 @@ lease_table_free(struct lease_table *t)
 {
 	if (t == NULL)
 		return;
+	pool_alloc_free(t->pools);
 	free(t->leases);
 	free(t);
 }
@@ -84,6 +101,8 @@ lease_table_remove(struct lease_table *t, unsigned ifindex)
 {
 	struct lease *l = lease_slot(t, ifindex);
 
+	/* Whatever the device held is free once it is gone. */
+	pool_alloc_release(t->pools, ifindex);
 	if (l == NULL)
 		return -ENOENT;
 	*l = t->leases[--t->n];

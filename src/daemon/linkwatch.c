@@ -195,17 +195,6 @@ seen_add(struct linkwatch_seen *seen, unsigned ifindex)
 	return 0;
 }
 
-static bool
-seen_has(const struct linkwatch_seen *seen, unsigned ifindex)
-{
-	size_t i;
-
-	for (i = 0; i < seen->n; i++) {
-		if (seen->ifindexes[i] == ifindex)
-			return true;
-	}
-	return false;
-}
 
 /* One link of the dump: adopt it, delete it, or leave it alone. */
 static int
@@ -239,6 +228,33 @@ linkwatch_sync_link(const struct netlink_link *link, void *arg)
 	return 0;
 }
 
+static int
+compare_ifindexes(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One address of the dump: if its device is one of ours, the pool subnet
+ * it lies in is held.  Adopted devices carry no other record of the
+ * subnets they were given, and a subnet on a live device is taken,
+ * whoever put it there.
+ */
+static int
+linkwatch_sync_address(unsigned ifindex, const struct tb_addr *addr,
+    void *arg)
+{
+	struct linkwatch_seen *seen = arg;
+
+	if (bsearch(&ifindex, seen->ifindexes, seen->n,
+	    sizeof(seen->ifindexes[0]), compare_ifindexes) == NULL)
+		return 0;
+	return pool_alloc_hold(lease_table_pools(seen->lw->leases), ifindex,
+	    addr);
+}
+
 int
 linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 {
@@ -248,11 +264,20 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 	int r;
 
 	r = netlink_dump_links(lw->nl, linkwatch_sync_link, &seen, err);
+	if (seen.n > 0)
+		qsort(seen.ifindexes, seen.n, sizeof(seen.ifindexes[0]),
+		    compare_ifindexes);
+	if (r == 0 && seen.n > 0) {
+		r = netlink_dump_addresses(lw->nl, linkwatch_sync_address,
+		    &seen, err);
+	}
 	if (r < 0)
 		r = tb_error_set(err, r, "rebuilding the lease table: %s",
 		    strerror(-r));
 	while (r == 0 && (l = lease_table_at(lw->leases, i)) != NULL) {
-		if (seen_has(&seen, l->ifindex)) {
+		/* seen is sorted once the dump is complete. */
+		if (bsearch(&l->ifindex, seen.ifindexes, seen.n,
+		    sizeof(seen.ifindexes[0]), compare_ifindexes) != NULL) {
 			i++;
 			continue;
 		}

@@ -562,3 +562,94 @@ netlink_get_link(struct netlink *nl, unsigned ifindex,
 	return netlink_get_links(nl, ifindex, NLM_F_ACK, netlink_keep_link,
 	    link, err);
 }
+
+/* Reads an RTM_NEWADDR message: its ifindex and local address. */
+static int
+netlink_parse_address(const struct nlmsghdr *msg, unsigned *ifindex,
+    struct tb_addr *addr)
+{
+	const struct ifaddrmsg *ifa;
+	const struct nlattr *attr, *local = NULL, *address = NULL;
+	size_t len;
+
+	if (msg->nlmsg_type != RTM_NEWADDR ||
+	    mnl_nlmsg_get_payload_len(msg) < sizeof(*ifa))
+		return -EBADMSG;
+	ifa = mnl_nlmsg_get_payload(msg);
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	len = ifa->ifa_family == AF_INET ? 4 : 16;
+	mnl_attr_for_each(attr, msg, sizeof(*ifa)) {
+		if (mnl_attr_get_payload_len(attr) != len)
+			continue;
+		if (mnl_attr_get_type(attr) == IFA_LOCAL)
+			local = attr;
+		else if (mnl_attr_get_type(attr) == IFA_ADDRESS)
+			address = attr;
+	}
+	if (local == NULL)
+		local = address;
+	if (local == NULL || ifa->ifa_prefixlen > len * 8)
+		return -EBADMSG;
+	memset(addr, 0, sizeof(*addr));
+	addr->family = ifa->ifa_family;
+	addr->prefixlen = ifa->ifa_prefixlen;
+	memcpy(addr->addr, mnl_attr_get_payload(local), len);
+	*ifindex = ifa->ifa_index;
+	return 0;
+}
+
+int
+netlink_dump_addresses(struct netlink *nl,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err)
+{
+	const struct nlmsghdr *msg;
+	const char *extack;
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	struct tb_addr addr;
+	unsigned ifindex;
+	uint32_t seq;
+	ssize_t n;
+	int rc = 0, stop = 0, len;
+
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
+		rc = -errno;
+	while (rc == 0) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = -errno;
+			break;
+		}
+		len = (int)n;
+		for (msg = (const struct nlmsghdr *)nl->buf;
+		    rc == 0 && mnl_nlmsg_ok(msg, len);
+		    msg = mnl_nlmsg_next(msg, &len)) {
+			if (msg->nlmsg_seq != seq ||
+			    msg->nlmsg_pid != nl->portid)
+				continue;
+			if (msg->nlmsg_type == NLMSG_DONE) {
+				rc = 1;
+			} else if (msg->nlmsg_type == NLMSG_ERROR) {
+				rc = netlink_parse_ack(msg, &extack);
+				if (rc == 0)
+					rc = 1;
+			} else if (stop == 0 && netlink_parse_address(msg,
+			    &ifindex, &addr) == 0)
+				stop = fn(ifindex, &addr, arg);
+		}
+	}
+	if (rc < 0)
+		return tb_error_set(err, rc, "listing the addresses: %s",
+		    strerror(-rc));
+	return stop;
+}

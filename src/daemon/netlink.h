@@ -100,6 +100,16 @@ int netlink_dump_links(struct netlink *nl,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err);
 
+/*
+ * Dumps every IPv4 and IPv6 address of the namespace (RTM_GETADDR) and
+ * calls fn with each one's ifindex and local address (IFA_LOCAL, else
+ * IFA_ADDRESS) with its prefix length; fn returning non-zero stops the
+ * dump with that value, as netlink_dump_links() does.
+ */
+int netlink_dump_addresses(struct netlink *nl,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err);
+
 /* Reads the link ifindex (RTM_GETLINK); -ENODEV if there is none. */
 int netlink_get_link(struct netlink *nl, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err);
