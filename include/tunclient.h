@@ -114,8 +114,25 @@ struct tunclient_request;
 
 enum tunclient_device_type {
 	TUNCLIENT_TUN = 1,	/* layer 3: IP packets */
-	TUNCLIENT_TAP = 2,	/* layer 2: Ethernet frames (not served yet) */
+	TUNCLIENT_TAP = 2,	/* layer 2: Ethernet frames */
 };
+
+/*
+ * Offloads a device with a virtio-net header may get (see
+ * tunclient_request_set_offload()); the same bits as the protocol's.
+ */
+enum tunclient_offload {
+	TUNCLIENT_OFFLOAD_CSUM = 1u << 0,	/* partial checksums */
+	TUNCLIENT_OFFLOAD_TSO4 = 1u << 1,	/* TCP segmentation, IPv4 */
+	TUNCLIENT_OFFLOAD_TSO6 = 1u << 2,	/* TCP segmentation, IPv6 */
+	TUNCLIENT_OFFLOAD_TSO_ECN = 1u << 3,	/* TSO with ECN/CWR */
+	TUNCLIENT_OFFLOAD_USO4 = 1u << 4,	/* UDP segmentation, IPv4 */
+	TUNCLIENT_OFFLOAD_USO6 = 1u << 5,	/* UDP segmentation, IPv6 */
+};
+
+/* The most queues one device may have, and routes one request may hold. */
+#define TUNCLIENT_MAX_QUEUES	16
+#define TUNCLIENT_MAX_ROUTES	64
 
 /* A new request for a TUN device with no name, address or MTU set. */
 int tunclient_request_new(struct tunclient_request **out);
@@ -158,6 +175,69 @@ int tunclient_request_set_peer(struct tunclient_request *req,
 
 /* Sets the MTU, 68 to 65535.  Without it the kernel's default (1500). */
 int tunclient_request_set_mtu(struct tunclient_request *req, unsigned mtu);
+
+/*
+ * A TAP's Ethernet address ("02:00:5e:10:00:01"): unicast, not all zero.
+ * Without one the kernel gives the TAP a random locally administered one.
+ */
+int tunclient_request_set_mac(struct tunclient_request *req, const char *mac);
+
+/*
+ * Adds a route through the device: a network ("198.18.4.0/24"; "0.0.0.0/0"
+ * or "::/0" for a default route) and a metric (0: the kernel's default).
+ * The route goes when the device goes.  Up to TUNCLIENT_MAX_ROUTES.
+ */
+int tunclient_request_add_route(struct tunclient_request *req,
+    const char *cidr, unsigned metric);
+
+/*
+ * Makes the TAP a port of the existing bridge called name.  It takes the
+ * bridge's MTU unless tunclient_request_set_mtu() gave one.
+ */
+int tunclient_request_set_bridge(struct tunclient_request *req,
+    const char *name);
+
+/*
+ * Asks for a multi-queue device with queues queues (1 to
+ * TUNCLIENT_MAX_QUEUES): the lease then has one descriptor per queue.
+ * Without it the device is single-queue.
+ */
+int tunclient_request_set_queues(struct tunclient_request *req,
+    unsigned queues);
+
+/*
+ * Puts a virtio-net header of size bytes (10, or 12 with num_buffers)
+ * before every packet; 0 turns it off (the default).
+ */
+int tunclient_request_set_vnet_hdr(struct tunclient_request *req,
+    unsigned size);
+
+/*
+ * The offloads (enum tunclient_offload bits) the device accepts; they
+ * need a virtio-net header.  Segmentation offloads need CSUM, and USO4
+ * and USO6 go together (the kernel's rules).
+ */
+int tunclient_request_set_offload(struct tunclient_request *req,
+    unsigned offloads);
+
+/* The transmit queue length, 1 to 65536.  Without it the kernel's (500). */
+int tunclient_request_set_txqueuelen(struct tunclient_request *req,
+    unsigned len);
+
+/*
+ * Places the device in the network namespace fd refers to (an open
+ * /proc/PID/ns/net, or a bind mount of one), which the caller must own;
+ * the request keeps its own copy of fd, so the caller may close fd at
+ * once.  -1 puts it back in the broker's namespace.
+ */
+int tunclient_request_set_netns_fd(struct tunclient_request *req, int fd);
+
+/*
+ * Asks for a free subnet of a pool the policy names, of family AF_INET
+ * (a /30 or /31) or AF_INET6 (a /64); the lease's addresses say which.
+ */
+int tunclient_request_add_auto_address(struct tunclient_request *req,
+    int family);
 
 /*
  * A device the broker created for this client, with its queue descriptors.
@@ -213,6 +293,46 @@ int tunclient_lease_address(const struct tunclient_lease *lease, size_t i,
 /* The peer address as text, or -ENOENT when none was configured. */
 int tunclient_lease_peer(const struct tunclient_lease *lease, char *buf,
     size_t size);
+
+enum tunclient_device_type tunclient_lease_type(
+    const struct tunclient_lease *lease);
+
+/* A TAP's Ethernet address as text; -ENOENT for a TUN. */
+int tunclient_lease_mac(const struct tunclient_lease *lease, char *buf,
+    size_t size);
+
+/* The routes the broker added through the device. */
+size_t tunclient_lease_route_count(const struct tunclient_lease *lease);
+
+/*
+ * Writes route i's network as text into buf and its metric into *metric
+ * (if not NULL).  -ERANGE if there is no route i, -ENOSPC if buf is too
+ * small (64 bytes always suffice).
+ */
+int tunclient_lease_route(const struct tunclient_lease *lease, size_t i,
+    char *buf, size_t size, unsigned *metric);
+
+/* The bridge the TAP joined, or NULL. */
+const char *tunclient_lease_bridge(const struct tunclient_lease *lease);
+
+/* Whether the device is multi-queue (its queues are the descriptors). */
+bool tunclient_lease_multi_queue(const struct tunclient_lease *lease);
+
+/* The virtio-net header size, 0 without one. */
+unsigned tunclient_lease_vnet_hdr(const struct tunclient_lease *lease);
+
+/* The offloads (enum tunclient_offload bits) the broker set. */
+unsigned tunclient_lease_offload(const struct tunclient_lease *lease);
+
+unsigned tunclient_lease_txqueuelen(const struct tunclient_lease *lease);
+
+/*
+ * The network namespace the device lives in, as the st_dev and st_ino
+ * that fstat() of its /proc/PID/ns/net shows; -ENOENT when it is the
+ * broker's own.
+ */
+int tunclient_lease_netns(const struct tunclient_lease *lease, uint64_t *dev,
+    uint64_t *ino);
 
 
 /*

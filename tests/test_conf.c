@@ -246,10 +246,10 @@ START_TEST(values_and_lists)
 	conf_free(&cfg);
 	/* The range ends are allowed. */
 	load_ok("[limits]\nmessage-size = 16\nidle-timeout = 86400\n"
-	    "[rule a]\ngroups = 1\nmtu = 68-65535\nqueues = 256\n"
+	    "[rule a]\ngroups = 1\nmtu = 68-65535\nqueues = 16\n"
 	    "max-devices = 65536\n", &cfg);
 	ck_assert_uint_eq(cfg.limits.message_size, 16);
-	ck_assert_uint_eq(cfg.rules[0].max_queues, 256);
+	ck_assert_uint_eq(cfg.rules[0].max_queues, 16);
 	conf_free(&cfg);
 }
 END_TEST
@@ -422,9 +422,9 @@ START_TEST(value_errors)
 		    "3: mtu: \"-1500\" is not N or A-B with 68 <= A <= B <= "
 		    "65535" },
 		{ "[rule a]\nusers = 1\nqueues = 0\n",
-		    "3: queues: \"0\" is not a number from 1 to 256" },
-		{ "[rule a]\nusers = 1\nqueues = 257\n",
-		    "3: queues: \"257\" is not a number from 1 to 256" },
+		    "3: queues: \"0\" is not a number from 1 to 16" },
+		{ "[rule a]\nusers = 1\nqueues = 17\n",
+		    "3: queues: \"17\" is not a number from 1 to 16" },
 		{ "[rule a]\nusers = 1\noffload = maybe\n",
 		    "3: offload: \"maybe\" is not yes or no" },
 		{ "[rule a]\nusers = 1\nbridges = br0 br/1\n",

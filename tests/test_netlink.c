@@ -29,6 +29,44 @@
 
 #define OTHER_GID	4321	/* differs from TESTLIB_UID, to catch a swap */
 
+/*
+ * tun_create() for one single-queue TUN, with its index looked up the way
+ * a test can: returns its result, *fd the queue or -1.
+ */
+static int
+try_create(const char *name, uid_t uid, gid_t gid, int *fd,
+    char name_out[TB_IFNAME_MAX], unsigned *ifindex, struct tb_error *err)
+{
+	struct tun_spec spec = { .name = name, .uid = uid, .gid = gid };
+	int fds[TB_MAX_QUEUES], rc;
+	size_t i;
+
+	for (i = 0; i < TB_MAX_QUEUES; i++)
+		fds[i] = -1;
+	rc = tun_create(&spec, fds, name_out, err);
+	*fd = fds[0];
+	*ifindex = rc == 0 ? if_nametoindex(name_out) : 0;
+	return rc;
+}
+
+/* netlink_configure_link() with just an MTU, or just up. */
+static int
+set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu,
+    struct tb_error *err)
+{
+	struct netlink_link_config cfg = { .mtu = mtu };
+
+	return netlink_configure_link(nl, ifindex, &cfg, err);
+}
+
+static int
+set_up(struct netlink *nl, unsigned ifindex, struct tb_error *err)
+{
+	struct netlink_link_config cfg = { .up = true };
+
+	return netlink_configure_link(nl, ifindex, &cfg, err);
+}
+
 /* Creates a TUN device that must succeed and returns its fd. */
 static int
 create_tun(const char *name, char name_out[TB_IFNAME_MAX], unsigned *ifindex)
@@ -36,9 +74,9 @@ create_tun(const char *name, char name_out[TB_IFNAME_MAX], unsigned *ifindex)
 	struct tb_error err = { 0 };
 	int fd, rc;
 
-	rc = tun_create(name, TESTLIB_UID, TESTLIB_GID, &fd, name_out, ifindex,
+	rc = try_create(name, TESTLIB_UID, TESTLIB_GID, &fd, name_out, ifindex,
 	    &err);
-	ck_assert_msg(rc == 0, "tun_create(\"%s\"): %d %s", name, rc, err.text);
+	ck_assert_msg(rc == 0, "try_create(\"%s\"): %d %s", name, rc, err.text);
 	ck_assert_int_ge(fd, 0);
 	return fd;
 }
@@ -202,7 +240,7 @@ START_TEST(tun_owner_group)
 	int fd;
 
 	testlib_enter_netns();
-	ck_assert_int_eq(tun_create("tb-owned", TESTLIB_UID, OTHER_GID, &fd,
+	ck_assert_int_eq(try_create("tb-owned", TESTLIB_UID, OTHER_GID, &fd,
 	    name, &ifindex, &err), 0);
 	link = link_info("tb-owned");
 	ck_assert(link.has_owner);
@@ -224,10 +262,10 @@ START_TEST(tun_name_clash)
 	testlib_enter_netns();
 	fd = create_tun("vpn0", name, &ifindex);
 	/* Another user asking for the same name must not get the device. */
-	ck_assert_int_eq(tun_create("vpn0", 1000, 1000, &fd2, name2, &ifindex2,
+	ck_assert_int_eq(try_create("vpn0", 1000, 1000, &fd2, name2, &ifindex2,
 	    &err), -EBUSY);
 	ck_assert_int_eq(err.code, -EBUSY);
-	ck_assert_str_eq(err.text, "creating TUN device \"vpn0\": Device or "
+	ck_assert_str_eq(err.text, "creating device \"vpn0\": Device or "
 	    "resource busy (an interface with that name exists)");
 	ck_assert_int_eq(fd2, -1);
 	ck_assert_uint_eq(ifindex2, 0);
@@ -239,7 +277,7 @@ START_TEST(tun_name_clash)
 
 	/* Nor an interface that is not a TUN at all. */
 	before = link_info("lo");
-	ck_assert_int_eq(tun_create("lo", TESTLIB_UID, TESTLIB_GID, &fd2,
+	ck_assert_int_eq(try_create("lo", TESTLIB_UID, TESTLIB_GID, &fd2,
 	    name2, &ifindex2, &err), -EBUSY);
 	ck_assert_ptr_nonnull(strstr(err.text, "\"lo\""));
 	after = link_info("lo");
@@ -259,18 +297,18 @@ START_TEST(tun_bad_names)
 
 	testlib_enter_netns();
 	/* 16 bytes: one too many for IFNAMSIZ with its NUL. */
-	ck_assert_int_eq(tun_create("tb-0123456789abc", TESTLIB_UID,
+	ck_assert_int_eq(try_create("tb-0123456789abc", TESTLIB_UID,
 	    TESTLIB_GID, &fd, name, &ifindex, &err), -EINVAL);
 	ck_assert_int_eq(err.code, -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.text, "\"tb-0123456789abc\""));
 	ck_assert_int_eq(fd, -1);
 	assert_no_link("tb-0123456789ab");
 
-	ck_assert_int_eq(tun_create("", TESTLIB_UID, TESTLIB_GID, &fd, name,
+	ck_assert_int_eq(try_create("", TESTLIB_UID, TESTLIB_GID, &fd, name,
 	    &ifindex, &err), -EINVAL);
 	assert_no_link("tun0");
 
-	ck_assert_int_eq(tun_create("tb%d%d", TESTLIB_UID, TESTLIB_GID, &fd,
+	ck_assert_int_eq(try_create("tb%d%d", TESTLIB_UID, TESTLIB_GID, &fd,
 	    name, &ifindex, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.text, "\"tb%d%d\""));
 
@@ -312,9 +350,9 @@ START_TEST(netlink_configure)
 	fd = create_tun("tb-cfg", name, &ifindex);
 	nl = open_netlink();
 	/* The daemon's order: addresses last (see netlink.h). */
-	ck_assert_msg(netlink_set_mtu(nl, ifindex, 1400, &err) == 0, "%s",
+	ck_assert_msg(set_mtu(nl, ifindex, 1400, &err) == 0, "%s",
 	    err.text);
-	ck_assert_msg(netlink_set_up(nl, ifindex, &err) == 0, "%s", err.text);
+	ck_assert_msg(set_up(nl, ifindex, &err) == 0, "%s", err.text);
 	ck_assert_msg(netlink_add_address(nl, ifindex, &a4, NULL, &err) == 0,
 	    "%s", err.text);
 	ck_assert_msg(netlink_add_address(nl, ifindex, &a6, NULL, &err) == 0,
@@ -362,7 +400,7 @@ START_TEST(netlink_peer)
 	ck_assert_uint_eq(link_info("tb-p2p").naddrs, 0);
 
 	/* Up first, or the IPv6 peer gets no route (see netlink.h). */
-	ck_assert_msg(netlink_set_up(nl, ifindex, &err) == 0, "%s", err.text);
+	ck_assert_msg(set_up(nl, ifindex, &err) == 0, "%s", err.text);
 	ck_assert_msg(netlink_add_address(nl, ifindex, &a4, &p4, &err) == 0,
 	    "%s", err.text);
 	ck_assert_msg(netlink_add_address(nl, ifindex, &a6, &p6, &err) == 0,
@@ -414,12 +452,12 @@ START_TEST(netlink_errors)
 	ck_assert_ptr_nonnull(strstr(err.text, "File exists"));
 
 	/* Below the TUN minimum of 68: the kernel says why, and we pass it on. */
-	ck_assert_int_eq(netlink_set_mtu(nl, ifindex, 10, &err), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err.text, "setting MTU 10 on ifindex "));
+	ck_assert_int_eq(set_mtu(nl, ifindex, 10, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "configuring ifindex "));
 	ck_assert_ptr_nonnull(strstr(err.text, "(kernel: "));
 	ck_assert_uint_eq(link_info("tb-err").mtu, 1500);
 
-	ck_assert_int_eq(netlink_set_up(nl, 999999, &err), -ENODEV);
+	ck_assert_int_eq(set_up(nl, 999999, &err), -ENODEV);
 	ck_assert_ptr_nonnull(strstr(err.text, "999999"));
 	ck_assert_int_eq(netlink_delete_link(nl, 999999, &err), -ENODEV);
 	ck_assert_ptr_nonnull(strstr(err.text, "999999"));
@@ -427,7 +465,7 @@ START_TEST(netlink_errors)
 	ck_assert_int_eq(netlink_delete_link(nl, 0, &err), -EINVAL);
 
 	/* The socket is still in step after all those errors. */
-	ck_assert_msg(netlink_set_up(nl, ifindex, &err) == 0, "%s", err.text);
+	ck_assert_msg(set_up(nl, ifindex, &err) == 0, "%s", err.text);
 	ck_assert_uint_eq(link_info("tb-err").flags & IFF_UP, IFF_UP);
 
 	netlink_close(nl);

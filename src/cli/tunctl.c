@@ -10,9 +10,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tunclient.h"
@@ -27,12 +29,30 @@ struct request_options {
 	char **exec_argv;	/* NULL without --exec */
 };
 
+/* The offload names tunctl(1) documents, and their bits. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} offload_names[] = {
+	{ "csum", TUNCLIENT_OFFLOAD_CSUM },
+	{ "tso4", TUNCLIENT_OFFLOAD_TSO4 },
+	{ "tso6", TUNCLIENT_OFFLOAD_TSO6 },
+	{ "tso-ecn", TUNCLIENT_OFFLOAD_TSO_ECN },
+	{ "uso4", TUNCLIENT_OFFLOAD_USO4 },
+	{ "uso6", TUNCLIENT_OFFLOAD_USO6 },
+};
+
+#define NOFFLOADS	(sizeof(offload_names) / sizeof(offload_names[0]))
+
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: tunctl [--socket PATH] request [--name NAME] [--address CIDR]...\n"
-	    "              [--peer ADDR] [--mtu N] [--json] [--exec -- PROGRAM [ARGS...]]\n"
+	    "usage: tunctl [--socket PATH] request [--tap] [--name NAME] [--address CIDR]...\n"
+	    "              [--peer ADDR] [--mtu N] [--route CIDR[,metric=N]]... [--mac MAC]\n"
+	    "              [--bridge NAME] [--queues N] [--vnet-hdr[=SIZE]] [--offload LIST]\n"
+	    "              [--txqueuelen N] [--netns PATH|self]\n"
+	    "              [--json] [--exec -- PROGRAM [ARGS...]]\n"
 	    "       tunctl [--socket PATH] status\n"
 	    "       tunctl [--socket PATH] list [--json]\n"
 	    "       tunctl [--socket PATH] release NAME\n"
@@ -40,11 +60,21 @@ usage(FILE *out)
 	    "\n"
 	    "  --socket PATH     the broker's socket (default: $" TUNCLIENT_SOCKET_ENV
 	    ", else " TUNCLIENT_DEFAULT_SOCKET ")\n"
-	    "request             create a TUN device and hold it until SIGINT or SIGTERM\n"
+	    "request             create a device and hold it until SIGINT or SIGTERM\n"
+	    "  --tap             a TAP (Ethernet) device instead of a TUN\n"
 	    "  --name NAME       a name, or a template such as vpn%%d\n"
-	    "  --address CIDR    an IPv4 or IPv6 address with prefix length (repeatable)\n"
+	    "  --address CIDR    an IPv4 or IPv6 address with prefix length (repeatable);\n"
+	    "                    auto or auto6: a free subnet from a pool of the policy\n"
 	    "  --peer ADDR       the point-to-point peer address\n"
 	    "  --mtu N           the MTU (68 to 65535)\n"
+	    "  --route CIDR[,metric=N]  a route through the device (repeatable)\n"
+	    "  --mac MAC         a TAP's Ethernet address (default: random)\n"
+	    "  --bridge NAME     make the TAP a port of bridge NAME\n"
+	    "  --queues N        a multi-queue device with N queues (1 to 16)\n"
+	    "  --vnet-hdr[=SIZE] a virtio-net header of SIZE bytes (10, the default, or 12)\n"
+	    "  --offload LIST    offloads: csum,tso4,tso6,tso-ecn,uso4,uso6\n"
+	    "  --txqueuelen N    the transmit queue length (1 to 65536)\n"
+	    "  --netns PATH      create it in the network namespace PATH (self: mine)\n"
 	    "  --json            describe the device as a JSON object\n"
 	    "  --exec -- PROG    run PROG with the device as fd 3 instead of holding it\n"
 	    "status              show the broker's version\n"
@@ -205,6 +235,49 @@ json_string(const char *s)
 	putchar('"');
 }
 
+/* The device's options beyond addresses, as JSON members. */
+static void
+print_options_json(const struct tunclient_lease *lease)
+{
+	char text[64];
+	unsigned metric, offload = tunclient_lease_offload(lease);
+	uint64_t dev, ino;
+	size_t i, n = 0;
+
+	printf(",\"routes\":[");
+	for (i = 0; i < tunclient_lease_route_count(lease); i++) {
+		if (tunclient_lease_route(lease, i, text, sizeof(text),
+		    &metric) != 0)
+			continue;
+		printf("%s{\"dst\":", i > 0 ? "," : "");
+		json_string(text);
+		printf(",\"metric\":%u}", metric);
+	}
+	putchar(']');
+	if (tunclient_lease_mac(lease, text, sizeof(text)) == 0) {
+		printf(",\"mac\":");
+		json_string(text);
+	}
+	if (tunclient_lease_bridge(lease) != NULL) {
+		printf(",\"bridge\":");
+		json_string(tunclient_lease_bridge(lease));
+	}
+	printf(",\"queues\":%zu,\"multi_queue\":%s,\"vnet_hdr\":%u,"
+	    "\"offload\":[", tunclient_lease_fd_count(lease),
+	    tunclient_lease_multi_queue(lease) ? "true" : "false",
+	    tunclient_lease_vnet_hdr(lease));
+	for (i = 0; i < NOFFLOADS; i++) {
+		if (offload & offload_names[i].bit) {
+			printf("%s", n++ > 0 ? "," : "");
+			json_string(offload_names[i].name);
+		}
+	}
+	printf("],\"txqueuelen\":%u", tunclient_lease_txqueuelen(lease));
+	if (tunclient_lease_netns(lease, &dev, &ino) == 0)
+		printf(",\"netns\":{\"dev\":%llu,\"ino\":%llu}",
+		    (unsigned long long)dev, (unsigned long long)ino);
+}
+
 static void
 print_lease_json(const struct tunclient_lease *lease)
 {
@@ -213,7 +286,8 @@ print_lease_json(const struct tunclient_lease *lease)
 
 	printf("{\"name\":");
 	json_string(tunclient_lease_name(lease));
-	printf(",\"ifindex\":%u,\"mtu\":%u,\"addresses\":[",
+	printf(",\"type\":\"%s\",\"ifindex\":%u,\"mtu\":%u,\"addresses\":[",
+	    tunclient_lease_type(lease) == TUNCLIENT_TAP ? "tap" : "tun",
 	    tunclient_lease_ifindex(lease), tunclient_lease_mtu(lease));
 	for (i = 0; i < tunclient_lease_address_count(lease); i++) {
 		if (tunclient_lease_address(lease, i, addr, sizeof(addr)) != 0)
@@ -227,6 +301,7 @@ print_lease_json(const struct tunclient_lease *lease)
 		printf(",\"peer\":");
 		json_string(addr);
 	}
+	print_options_json(lease);
 	printf("}\n");
 }
 
@@ -299,6 +374,108 @@ exec_with_lease(struct tunclient_lease *lease, char **argv)
 	return EXIT_NOEXEC;
 }
 
+/* Reads a number from min to max for option name; false if it is not one. */
+static bool
+parse_number(const char *name, const char *text, unsigned long min,
+    unsigned long max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
+	    v < min || v > max) {
+		fail("request: --%s \"%s\" is not a number from %lu to %lu",
+		    name, text, min, max);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+/* Reads "csum,tso4,..." into bits; false, having said why, if it cannot. */
+static bool
+parse_offload(const char *text, unsigned *bits)
+{
+	const char *p = text;
+	size_t i, len;
+
+	*bits = 0;
+	while (*p != '\0') {
+		len = strcspn(p, ",");
+		for (i = 0; i < NOFFLOADS; i++) {
+			if (strlen(offload_names[i].name) == len &&
+			    strncmp(p, offload_names[i].name, len) == 0)
+				break;
+		}
+		if (i == NOFFLOADS) {
+			fail("request: --offload \"%s\": \"%.*s\" is none of "
+			    "csum, tso4, tso6, tso-ecn, uso4, uso6", text,
+			    (int)len, p);
+			return false;
+		}
+		*bits |= offload_names[i].bit;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+/* --route CIDR[,metric=N] */
+static int
+add_route(struct tunclient_request *req, const char *arg)
+{
+	char cidr[128];
+	const char *comma = strchr(arg, ',');
+	unsigned metric = 0;
+	size_t len = comma != NULL ? (size_t)(comma - arg) : strlen(arg);
+
+	if (len >= sizeof(cidr)) {
+		fail("request: --route \"%s\" is too long", arg);
+		return EXIT_USAGE;
+	}
+	memcpy(cidr, arg, len);
+	cidr[len] = '\0';
+	if (comma != NULL && (strncmp(comma + 1, "metric=", 7) != 0 ||
+	    !parse_number("route metric", comma + 8, 0, UINT32_MAX, &metric))) {
+		if (strncmp(comma + 1, "metric=", 7) != 0)
+			fail("request: --route \"%s\": after the network only "
+			    ",metric=N may follow", arg);
+		return EXIT_USAGE;
+	}
+	return tunclient_request_add_route(req, cidr, metric);
+}
+
+/* --netns PATH, or self for the caller's own namespace. */
+static int
+set_netns(struct tunclient_request *req, const char *path)
+{
+	const char *file = strcmp(path, "self") == 0 ? "/proc/self/ns/net" :
+	    path;
+	int fd, r;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		fail("request: --netns %s: %s", file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	r = tunclient_request_set_netns_fd(req, fd);
+	close(fd);
+	return r;
+}
+
+/* --address CIDR, auto or auto6 */
+static int
+add_address(struct tunclient_request *req, const char *arg)
+{
+	if (strcmp(arg, "auto") == 0)
+		return tunclient_request_add_auto_address(req, AF_INET);
+	if (strcmp(arg, "auto6") == 0)
+		return tunclient_request_add_auto_address(req, AF_INET6);
+	return tunclient_request_add_address(req, arg);
+}
+
 /* Parses request's options into req and o; returns 0 or an exit status. */
 static int
 parse_request(int argc, char **argv, struct tunclient_request *req,
@@ -311,10 +488,18 @@ parse_request(int argc, char **argv, struct tunclient_request *req,
 		{ "mtu", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "exec", no_argument, NULL, 'e' },
+		{ "tap", no_argument, NULL, 'T' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "route", required_argument, NULL, 'r' },
+		{ "bridge", required_argument, NULL, 'b' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "vnet-hdr", optional_argument, NULL, 'v' },
+		{ "offload", required_argument, NULL, 'o' },
+		{ "txqueuelen", required_argument, NULL, 't' },
+		{ "netns", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long mtu;
-	char *end;
+	unsigned n;
 	int c, r = 0;
 
 	optind = 0;	/* glibc: start afresh after main's own parse */
@@ -325,21 +510,55 @@ parse_request(int argc, char **argv, struct tunclient_request *req,
 			r = tunclient_request_set_name(req, optarg);
 			break;
 		case 'a':
-			r = tunclient_request_add_address(req, optarg);
+			r = add_address(req, optarg);
 			break;
 		case 'p':
 			r = tunclient_request_set_peer(req, optarg);
 			break;
 		case 'm':
-			errno = 0;
-			mtu = strtoul(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    mtu > 65535) {
-				fail("request: --mtu \"%s\" is not a number from 68 to 65535",
-				    optarg);
+			if (!parse_number("mtu", optarg, 68, 65535, &n))
 				return EXIT_USAGE;
-			}
-			r = tunclient_request_set_mtu(req, (unsigned)mtu);
+			r = tunclient_request_set_mtu(req, n);
+			break;
+		case 'T':
+			r = tunclient_request_set_type(req, TUNCLIENT_TAP);
+			break;
+		case 'M':
+			r = tunclient_request_set_mac(req, optarg);
+			break;
+		case 'r':
+			if ((r = add_route(req, optarg)) == EXIT_USAGE)
+				return EXIT_USAGE;
+			break;
+		case 'b':
+			r = tunclient_request_set_bridge(req, optarg);
+			break;
+		case 'q':
+			if (!parse_number("queues", optarg, 1,
+			    TUNCLIENT_MAX_QUEUES, &n))
+				return EXIT_USAGE;
+			r = tunclient_request_set_queues(req, n);
+			break;
+		case 'v':
+			n = 10;
+			if (optarg != NULL &&
+			    !parse_number("vnet-hdr", optarg, 10, 12, &n))
+				return EXIT_USAGE;
+			r = tunclient_request_set_vnet_hdr(req, n);
+			break;
+		case 'o':
+			if (!parse_offload(optarg, &n))
+				return EXIT_USAGE;
+			r = tunclient_request_set_offload(req, n);
+			break;
+		case 't':
+			if (!parse_number("txqueuelen", optarg, 1, 65536, &n))
+				return EXIT_USAGE;
+			r = tunclient_request_set_txqueuelen(req, n);
+			break;
+		case 'N':
+			if ((r = set_netns(req, optarg)) == EXIT_USAGE)
+				return EXIT_USAGE;
 			break;
 		case 'j':
 			o->json = true;

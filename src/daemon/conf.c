@@ -597,7 +597,7 @@ static const struct key_spec keys[] = {
 	RULE_LIST("addresses", add_address_range),
 	RULE_LIST("routes", add_route_prefix),
 	RULE_VALUE("mtu", parse_mtu),
-	RULE_NUMBER("queues", max_queues, 1, 256),
+	RULE_NUMBER("queues", max_queues, 1, TB_MAX_QUEUES),
 	RULE_VALUE("offload", parse_offload),
 	RULE_LIST("bridges", add_bridge),
 	RULE_VALUE("namespaces", parse_namespaces),

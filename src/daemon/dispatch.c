@@ -19,6 +19,12 @@
 #define MTU_MAX		65535
 #define MTU_MIN_IPV6	1280
 
+/*
+ * A TUN's transmit queue is a ring of this many pointers per queue,
+ * allocated at once: the bound keeps one request from pinning megabytes.
+ */
+#define TXQUEUELEN_MAX	65536
+
 static void
 reply_error(struct reply *reply, uint32_t seq, const struct tb_error *err)
 {
@@ -67,6 +73,75 @@ peer_partner(const struct tb_create_request *req)
 	return NULL;
 }
 
+/* Refuses the offload combinations TUNSETOFFLOAD would refuse. */
+static int
+validate_offload(const struct tb_create_request *req, struct tb_error *err)
+{
+	const uint32_t uso = TB_OFFLOAD_USO4 | TB_OFFLOAD_USO6;
+	const uint32_t tso = TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
+
+	if (req->offload == 0)
+		return 0;
+	if (req->vnet_hdr == 0)
+		return tb_error_set(err, -EINVAL, "offload 0x%x needs "
+		    "vnet-hdr: without the header no offload can be described",
+		    req->offload);
+	if (req->offload != TB_OFFLOAD_CSUM &&
+	    !(req->offload & TB_OFFLOAD_CSUM))
+		return tb_error_set(err, -EINVAL, "offload 0x%x: segmentation "
+		    "offloads need csum", req->offload);
+	if ((req->offload & uso) != 0 && (req->offload & uso) != uso)
+		return tb_error_set(err, -EINVAL, "offload 0x%x: the kernel "
+		    "takes uso4 and uso6 only together", req->offload);
+	if ((req->offload & TB_OFFLOAD_TSO_ECN) && !(req->offload & tso))
+		return tb_error_set(err, -EINVAL, "offload 0x%x: tso-ecn "
+		    "needs tso4 or tso6", req->offload);
+	return 0;
+}
+
+/* An Ethernet address a device may take: unicast and not all zero. */
+static int
+validate_mac(const struct tb_create_request *req, struct tb_error *err)
+{
+	static const uint8_t zero[TB_MAC_LEN];
+	char text[TB_MAC_TEXT_MAX];
+
+	if (!req->has_mac)
+		return 0;
+	tb_mac_format(req->mac, text, sizeof(text));
+	if (req->device_type != TB_DEVICE_TAP)
+		return tb_error_set(err, -EINVAL, "mac %s: only a TAP device "
+		    "has an Ethernet address", text);
+	if (req->mac[0] & 1)
+		return tb_error_set(err, -EINVAL, "mac %s is a multicast "
+		    "address", text);
+	if (memcmp(req->mac, zero, sizeof(zero)) == 0)
+		return tb_error_set(err, -EINVAL, "mac %s is all zero", text);
+	return 0;
+}
+
+/* Routes go on the link: their prefixes must be networks. */
+static int
+validate_routes(const struct tb_create_request *req, struct tb_error *err)
+{
+	char text[TB_ADDR_TEXT_MAX];
+	struct tb_addr net;
+	size_t i;
+
+	for (i = 0; i < req->nroutes; i++) {
+		net = req->routes[i].dst;
+		tb_addr_mask(&net);
+		if (memcmp(net.addr, req->routes[i].dst.addr,
+		    sizeof(net.addr)) != 0)
+			return tb_error_set(err, -EINVAL, "route %s has host "
+			    "bits set (the network is %s)",
+			    tb_addr_format(&req->routes[i].dst, true, text,
+			    sizeof(text)), tb_addr_format(&net, true,
+			    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX));
+	}
+	return 0;
+}
+
 /*
  * Checks what the kernel would refuse late, so that we refuse it early,
  * and refuses a name that is already an interface even before TUNSETIFF
@@ -83,22 +158,12 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 	if (req->name[0] != '\0') {
 		if ((r = policy_check_name(req->name, err)) != 0)
 			return r;
-		if (strstr(req->name, "%d") == NULL &&
+		if (!req->has_netns && strstr(req->name, "%d") == NULL &&
 		    (ifindex = if_nametoindex(req->name)) != 0)
 			return tb_error_set(err, -EEXIST,
 			    "name %s is taken: an interface of that name exists "
 			    "(ifindex %u)", req->name, ifindex);
 	}
-	if (req->device_type != TB_DEVICE_TUN)
-		return tb_error_set(err, -EOPNOTSUPP,
-		    "device-type %u: only TUN devices are served so far",
-		    req->device_type);
-	if (req->has_mac || req->nroutes > 0 || req->bridge[0] != '\0' ||
-	    req->queues != 0 || req->vnet_hdr != 0 || req->offload != 0 ||
-	    req->txqueuelen != 0 || req->has_netns || req->auto_inet ||
-	    req->auto_inet6)
-		return tb_error_set(err, -EOPNOTSUPP,
-		    "this broker does not serve device options yet");
 	if (req->mtu != 0 && (req->mtu < MTU_MIN || req->mtu > MTU_MAX))
 		return tb_error_set(err, -EINVAL,
 		    "mtu %u is outside %u to %u", req->mtu, MTU_MIN, MTU_MAX);
@@ -115,53 +180,241 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 		return tb_error_set(err, -EINVAL,
 		    "peer %s has no local address of its family to pair with",
 		    tb_addr_format(&req->peer, false, text, sizeof(text)));
+	if (req->bridge[0] != '\0' && req->device_type != TB_DEVICE_TAP)
+		return tb_error_set(err, -EINVAL, "bridge %s: only a TAP "
+		    "device can join a bridge", req->bridge);
+	if (req->bridge[0] != '\0' &&
+	    (r = policy_check_name(req->bridge, err)) != 0)
+		return r;
+	if (req->txqueuelen > TXQUEUELEN_MAX)
+		return tb_error_set(err, -EINVAL, "txqueuelen %u is over %u",
+		    req->txqueuelen, TXQUEUELEN_MAX);
+	if ((r = validate_mac(req, err)) != 0 ||
+	    (r = validate_routes(req, err)) != 0 ||
+	    (r = validate_offload(req, err)) != 0)
+		return r;
+	if (req->has_netns || req->auto_inet || req->auto_inet6)
+		return tb_error_set(err, -EOPNOTSUPP,
+		    "this broker does not serve %s yet",
+		    req->has_netns ? "netns" : "auto-address");
 	return 0;
 }
 
 /*
- * Applies the owner's label, addresses, MTU and link state to a fresh
- * device.  The label (interface alias) is how a restarted broker knows
- * the device is its own and whose it is.
+ * Where a device is made and configured: the broker's own namespace, or
+ * (with netns) the client's, through a rtnetlink socket and /dev/net/tun
+ * files that live there.
+ */
+struct target {
+	struct netlink *nl;
+	bool own_nl;			/* nl is ours to close */
+	int fds[TB_MAX_QUEUES];		/* opened there, or -1 */
+};
+
+static int
+target_open(struct broker *b, const struct tb_create_request *req,
+    struct target *t, struct tb_error *err)
+{
+	size_t i;
+
+	(void)req;
+	(void)err;
+	for (i = 0; i < TB_MAX_QUEUES; i++)
+		t->fds[i] = -1;
+	t->nl = b->nl;
+	t->own_nl = false;
+	return 0;
+}
+
+static void
+target_close(struct target *t)
+{
+	if (t->own_nl)
+		netlink_close(t->nl);
+	t->nl = NULL;
+}
+
+/* Closes a device's queue fds without blocking the loop on the last one. */
+static void
+close_queues(struct broker *b, int *fds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (fds[i] == -1)
+			continue;
+		if (b->closer != NULL)
+			closer_close(b->closer, fds[i]);
+		else
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/*
+ * Finds the bridge a TAP is to join, in the device's namespace: it must
+ * be a bridge, not any link that can be a master.
  */
 static int
-configure_device(struct broker *b, unsigned ifindex, uid_t uid,
-    const struct tb_create_request *req, struct tb_error *err)
+find_bridge(struct target *t, const char *name, struct netlink_link *br,
+    struct tb_error *err)
+{
+	int r;
+
+	if ((r = netlink_get_link_by_name(t->nl, name, br, err)) == -ENODEV)
+		return tb_error_set(err, -ENODEV, "bridge %s does not exist",
+		    name);
+	if (r != 0)
+		return r;
+	if (strcmp(br->kind, "bridge") != 0)
+		return tb_error_set(err, -EINVAL, "bridge %s is not a bridge "
+		    "(its kind is \"%s\")", name, br->kind);
+	return 0;
+}
+
+/*
+ * Applies the owner's label, link settings, addresses and routes to a
+ * fresh device, in as few round trips as the kernel allows.  The label
+ * (interface alias) is how a restarted broker knows the device is its own
+ * and whose it is.
+ */
+static int
+configure_device(struct target *t, unsigned ifindex, uid_t uid,
+    const struct tb_create_request *req, const struct netlink_link *bridge,
+    struct tb_error *err)
 {
 	const struct tb_addr *partner = req->has_peer ? peer_partner(req) :
 	    NULL;
 	char alias[TB_IFALIAS_MAX];
+	struct netlink_link_config cfg = {
+		.alias = alias,
+		.mtu = req->mtu != 0 ? req->mtu :
+		    bridge != NULL ? bridge->mtu : 0,
+		.txqueuelen = req->txqueuelen,
+		.mac = req->has_mac ? req->mac : NULL,
+		.master = bridge != NULL ? bridge->ifindex : 0,
+		/* Up first: Linux drops the route to an IPv6 peer otherwise. */
+		.up = true,
+	};
 	size_t i;
 	int r;
 
 	lease_alias_format(uid, alias, sizeof(alias));
-	if ((r = netlink_set_alias(b->nl, ifindex, alias, err)) != 0)
-		return r;
-	if (req->mtu != 0 &&
-	    (r = netlink_set_mtu(b->nl, ifindex, req->mtu, err)) != 0)
-		return r;
-	/* Up first: Linux drops the route to an IPv6 peer otherwise. */
-	if ((r = netlink_set_up(b->nl, ifindex, err)) != 0)
+	if ((r = netlink_configure_link(t->nl, ifindex, &cfg, err)) != 0)
 		return r;
 	for (i = 0; i < req->naddrs; i++) {
-		r = netlink_add_address(b->nl, ifindex, &req->addrs[i],
+		r = netlink_add_address(t->nl, ifindex, &req->addrs[i],
 		    &req->addrs[i] == partner ? &req->peer : NULL, err);
 		if (r != 0)
+			return r;
+	}
+	for (i = 0; i < req->nroutes; i++) {
+		if ((r = netlink_add_route(t->nl, ifindex, &req->routes[i],
+		    err)) != 0)
 			return r;
 	}
 	return 0;
 }
 
+/* Describes the device as the kernel has it now, for the reply. */
+static int
+describe_device(struct target *t, unsigned ifindex,
+    const struct tb_create_request *req, const struct netlink_link *bridge,
+    struct tb_created_reply *rep, struct tb_error *err)
+{
+	struct netlink_link link;
+	int r;
+
+	if ((r = netlink_get_link(t->nl, ifindex, &link, err)) != 0)
+		return r;
+	rep->ifindex = ifindex;
+	rep->device_type = req->device_type;
+	rep->mtu = link.mtu;
+	rep->txqueuelen = link.txqueuelen;
+	if (req->device_type == TB_DEVICE_TAP && link.has_mac) {
+		memcpy(rep->mac, link.mac, TB_MAC_LEN);
+		rep->has_mac = true;
+	}
+	if (bridge != NULL && link.master == bridge->ifindex)
+		snprintf(rep->bridge, sizeof(rep->bridge), "%s", bridge->name);
+	else if (bridge != NULL)
+		return tb_error_set(err, -EIO, "device %s did not join bridge "
+		    "%s", rep->name, bridge->name);
+	memcpy(rep->addrs, req->addrs, req->naddrs * sizeof(req->addrs[0]));
+	rep->naddrs = req->naddrs;
+	rep->peer = req->peer;
+	rep->has_peer = req->has_peer;
+	memcpy(rep->routes, req->routes,
+	    req->nroutes * sizeof(req->routes[0]));
+	rep->nroutes = req->nroutes;
+	rep->queues = req->queues;
+	rep->vnet_hdr = req->vnet_hdr;
+	rep->offload = req->offload;
+	rep->fd_count = req->queues != 0 ? req->queues : 1;
+	return 0;
+}
+
 /*
- * Creates and configures the device; on success *fd is its queue and rep
- * describes it.  On failure nothing of it is left.
+ * Creates and configures the device in t; on success fds hold its queues
+ * and rep describes it.  On failure nothing of it is left.
  */
+static int
+build_device(struct broker *b, struct target *t,
+    const struct peer_identity *who, const struct tb_create_request *req,
+    struct tb_created_reply *rep, int fds[TB_MAX_QUEUES],
+    struct tb_error *err)
+{
+	struct tun_spec spec = {
+		.name = req->name[0] != '\0' ? req->name : NULL,
+		.tap = req->device_type == TB_DEVICE_TAP,
+		.queues = req->queues,
+		.vnet_hdr = req->vnet_hdr,
+		.offload = req->offload,
+		.uid = who->uid,
+		.gid = who->gid,
+	};
+	struct netlink_link bridge, link;
+	struct tb_error ignored;
+	unsigned ifindex = 0;
+	int r;
+
+	if (req->bridge[0] != '\0' &&
+	    (r = find_bridge(t, req->bridge, &bridge, err)) != 0)
+		return r;
+	memcpy(fds, t->fds, sizeof(t->fds));
+	for (r = 0; r < TB_MAX_QUEUES; r++)
+		t->fds[r] = -1;
+	if ((r = tun_create(&spec, fds, rep->name, err)) != 0)
+		return r;
+	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
+		goto fail;
+	ifindex = link.ifindex;
+	if ((r = configure_device(t, ifindex, who->uid, req,
+	    req->bridge[0] != '\0' ? &bridge : NULL, err)) != 0 ||
+	    (r = describe_device(t, ifindex, req,
+	    req->bridge[0] != '\0' ? &bridge : NULL, rep, err)) != 0)
+		goto fail;
+	if ((r = lease_table_add(b->leases, who->uid, ifindex, rep->name))
+	    != 0) {
+		tb_error_set(err, r, "recording the lease of %s: %s",
+		    rep->name, strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	/* Delete at once rather than leave it to the last close. */
+	if (ifindex != 0)
+		netlink_delete_link(t->nl, ifindex, &ignored);
+	close_queues(b, fds, TB_MAX_QUEUES);
+	return r;
+}
+
 static int
 create_device(struct broker *b, const struct peer_identity *who,
     const struct tb_create_request *req, struct tb_created_reply *rep,
-    int *fd, struct tb_error *err)
+    int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
-	struct tb_error ignored;
-	unsigned ifindex;
+	struct target t;
 	int r;
 
 	if ((r = validate_create(req, err)) != 0)
@@ -170,47 +423,30 @@ create_device(struct broker *b, const struct peer_identity *who,
 	    lease_table_count_uid(b->leases, who->uid), err);
 	if (r != 0)
 		return r;
-	r = tun_create(req->name[0] != '\0' ? req->name : NULL, who->uid,
-	    who->gid, fd, rep->name, &ifindex, err);
-	if (r != 0)
+	if ((r = target_open(b, req, &t, err)) != 0)
 		return r;
-	if ((r = configure_device(b, ifindex, who->uid, req, err)) != 0 ||
-	    (r = tun_get_mtu(rep->name, &rep->mtu, err)) != 0) {
-		/* Delete at once rather than leave it to the last close. */
-		netlink_delete_link(b->nl, ifindex, &ignored);
-		close(*fd);
-		*fd = -1;
-		return r;
-	}
-	rep->ifindex = ifindex;
-	if ((r = lease_table_add(b->leases, who->uid, ifindex, rep->name)) != 0) {
-		netlink_delete_link(b->nl, ifindex, &ignored);
-		close(*fd);
-		*fd = -1;
-		return tb_error_set(err, r, "recording the lease of %s: %s",
-		    rep->name, strerror(-r));
-	}
-	memcpy(rep->addrs, req->addrs, req->naddrs * sizeof(req->addrs[0]));
-	rep->naddrs = req->naddrs;
-	rep->peer = req->peer;
-	rep->has_peer = req->has_peer;
-	rep->fd_count = 1;
-	return 0;
+	r = build_device(b, &t, who, req, rep, fds, err);
+	close_queues(b, t.fds, TB_MAX_QUEUES);
+	target_close(&t);
+	return r;
 }
 
 static void
 handle_create(struct broker *b, const struct peer_identity *who,
     const struct tb_msg *msg, const int *fds, struct reply *reply)
 {
-	char addrs[512];
+	char addrs[512], mac[TB_MAC_TEXT_MAX];
 	struct tb_create_request req = { .device_type = 0 };
 	struct tb_created_reply rep = { .mtu = 0 };
 	struct tb_error err = { 0 };
-	int fd = -1, r;
+	int queues[TB_MAX_QUEUES], r;
+	size_t i;
 
 	(void)fds;
+	for (i = 0; i < TB_MAX_QUEUES; i++)
+		queues[i] = -1;
 	if ((r = tb_decode_create(msg, &req, &err)) == 0)
-		r = create_device(b, who, &req, &rep, &fd, &err);
+		r = create_device(b, who, &req, &rep, queues, &err);
 	if (r != 0) {
 		log_client(LOG_INFO, who, req.name[0] != '\0' ? req.name : NULL,
 		    "refuse", "refuse uid=%u pid=%d create name=%s: %s",
@@ -219,19 +455,24 @@ handle_create(struct broker *b, const struct peer_identity *who,
 		reply_error(reply, msg->hdr.seq, &err);
 		return;
 	}
+	reply->closer = b->closer;
+	for (i = 0; i < rep.fd_count; i++)
+		reply->fds[reply->nfds++] = queues[i];
 	if (tb_encode_created(&reply->msg, msg->hdr.seq, &rep) != 0) {
-		close(fd);
 		reply->close_connection = true;
 		return;
 	}
-	reply->fds[0] = fd;
-	reply->nfds = 1;
-	reply->closer = b->closer;
+	if (rep.has_mac)
+		tb_mac_format(rep.mac, mac, sizeof(mac));
 	log_client(LOG_INFO, who, rep.name, "grant",
-	    "grant uid=%u pid=%d create %s ifindex=%u addresses=%s mtu=%u",
-	    (unsigned)who->uid, (int)who->pid, rep.name, rep.ifindex,
+	    "grant uid=%u pid=%d create %s type=%s ifindex=%u addresses=%s "
+	    "mtu=%u%s%s%s%s queues=%u", (unsigned)who->uid, (int)who->pid,
+	    rep.name, rep.device_type == TB_DEVICE_TAP ? "tap" : "tun",
+	    rep.ifindex,
 	    format_addrs(rep.addrs, rep.naddrs, addrs, sizeof(addrs)),
-	    rep.mtu);
+	    rep.mtu, rep.has_mac ? " mac=" : "", rep.has_mac ? mac : "",
+	    rep.bridge[0] != '\0' ? " bridge=" : "", rep.bridge,
+	    rep.fd_count);
 }
 
 static void

@@ -196,6 +196,33 @@ netlink_link_request(struct netlink *nl, uint16_t type, unsigned ifindex)
 	return nlh;
 }
 
+/* Starts an RTM_NEWROUTE to dst through ifindex in nl->buf. */
+static struct nlmsghdr *
+netlink_route_request(struct netlink *nl, unsigned ifindex,
+    const struct tb_addr *dst, uint8_t protocol, uint32_t priority)
+{
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = dst->family;
+	rtm->rtm_dst_len = dst->prefixlen;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = protocol;
+	/* No gateway: the destination is on the link itself. */
+	rtm->rtm_scope = dst->family == AF_INET ? RT_SCOPE_LINK :
+	    RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	if (dst->prefixlen > 0)
+		mnl_attr_put(nlh, RTA_DST, tb_addr_len(dst), dst->addr);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	if (priority != 0)
+		mnl_attr_put_u32(nlh, RTA_PRIORITY, priority);
+	return nlh;
+}
+
 /*
  * Routes peer's network (its address masked to its prefix) through the
  * link ifindex, as the kernel's own prefix route for an address would.
@@ -207,33 +234,41 @@ netlink_add_peer_route(struct netlink *nl, unsigned ifindex,
 	char text[TB_ADDR_TEXT_MAX];
 	struct tb_addr net = *peer;
 	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
-	size_t i, len = tb_addr_len(peer);
 
-	for (i = 0; i < len; i++) {
-		unsigned keep = peer->prefixlen > i * 8 ?
-		    peer->prefixlen - (unsigned)i * 8 : 0;
-
-		if (keep < 8)
-			net.addr[i] &= (uint8_t)(0xff00u >> keep);
-	}
-	nlh = mnl_nlmsg_put_header(nl->buf);
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = peer->family;
-	rtm->rtm_dst_len = peer->prefixlen;
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_protocol = RTPROT_KERNEL;
-	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, len, net.addr);
-	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	tb_addr_mask(&net);
 	/* The metric the kernel gives its own prefix routes. */
-	mnl_attr_put_u32(nlh, RTA_PRIORITY, 256);
+	nlh = netlink_route_request(nl, ifindex, &net, RTPROT_KERNEL, 256);
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
 	return netlink_request(nl, nlh, err,
 	    "adding the route to peer %s through ifindex %u",
 	    tb_addr_format(&net, true, text, sizeof(text)), ifindex);
+}
+
+int
+netlink_add_route(struct netlink *nl, unsigned ifindex,
+    const struct tb_route *route, struct tb_error *err)
+{
+	char text[TB_ADDR_TEXT_MAX];
+	struct tb_addr net = route->dst;
+	struct nlmsghdr *nlh;
+
+	tb_addr_format(&route->dst, true, text, sizeof(text));
+	if (tb_addr_validate(&route->dst) != 0)
+		return tb_error_set(err, -EINVAL, "adding route %s: invalid "
+		    "prefix", text);
+	tb_addr_mask(&net);
+	if (memcmp(net.addr, route->dst.addr, sizeof(net.addr)) != 0)
+		return tb_error_set(err, -EINVAL, "adding route %s: it has "
+		    "host bits set", text);
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL, "adding route %s to ifindex "
+		    "%u: invalid ifindex", text, ifindex);
+	nlh = netlink_route_request(nl, ifindex, &route->dst, RTPROT_STATIC,
+	    route->metric);
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	return netlink_request(nl, nlh, err,
+	    "adding route %s metric %u through ifindex %u", text,
+	    route->metric, ifindex);
 }
 
 int
@@ -308,35 +343,35 @@ netlink_add_address(struct netlink *nl, unsigned ifindex,
 }
 
 int
-netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu,
-    struct tb_error *err)
-{
-	struct nlmsghdr *nlh;
-
-	if (!netlink_ifindex_valid(ifindex))
-		return tb_error_set(err, -EINVAL,
-		    "setting MTU %u on ifindex %u: invalid ifindex", mtu,
-		    ifindex);
-	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
-	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return netlink_request(nl, nlh, err, "setting MTU %u on ifindex %u",
-	    mtu, ifindex);
-}
-
-int
-netlink_set_up(struct netlink *nl, unsigned ifindex, struct tb_error *err)
+netlink_configure_link(struct netlink *nl, unsigned ifindex,
+    const struct netlink_link_config *cfg, struct tb_error *err)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
 	if (!netlink_ifindex_valid(ifindex))
 		return tb_error_set(err, -EINVAL,
-		    "setting ifindex %u up: invalid ifindex", ifindex);
+		    "configuring ifindex %u: invalid ifindex", ifindex);
 	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
-	ifi = mnl_nlmsg_get_payload(nlh);
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
-	return netlink_request(nl, nlh, err, "setting ifindex %u up", ifindex);
+	if (cfg->mac != NULL)
+		mnl_attr_put(nlh, IFLA_ADDRESS, TB_MAC_LEN, cfg->mac);
+	if (cfg->mtu != 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, cfg->mtu);
+	if (cfg->master != 0)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, cfg->master);
+	if (cfg->txqueuelen != 0)
+		mnl_attr_put_u32(nlh, IFLA_TXQLEN, cfg->txqueuelen);
+	if (cfg->alias != NULL)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, cfg->alias);
+	if (cfg->up) {
+		ifi = mnl_nlmsg_get_payload(nlh);
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	return netlink_request(nl, nlh, err, "configuring ifindex %u%s%s%s",
+	    ifindex, cfg->mtu != 0 ? " (mtu)" : "",
+	    cfg->master != 0 ? " (bridge)" : "",
+	    cfg->txqueuelen != 0 ? " (txqueuelen)" : "");
 }
 
 int
@@ -350,22 +385,6 @@ netlink_delete_link(struct netlink *nl, unsigned ifindex,
 		    "deleting ifindex %u: invalid ifindex", ifindex);
 	nlh = netlink_link_request(nl, RTM_DELLINK, ifindex);
 	return netlink_request(nl, nlh, err, "deleting ifindex %u", ifindex);
-}
-
-int
-netlink_set_alias(struct netlink *nl, unsigned ifindex, const char *alias,
-    struct tb_error *err)
-{
-	struct nlmsghdr *nlh;
-
-	if (!netlink_ifindex_valid(ifindex))
-		return tb_error_set(err, -EINVAL,
-		    "setting alias \"%s\" on ifindex %u: invalid ifindex",
-		    alias, ifindex);
-	nlh = netlink_link_request(nl, RTM_NEWLINK, ifindex);
-	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
-	return netlink_request(nl, nlh, err,
-	    "setting alias \"%s\" on ifindex %u", alias, ifindex);
 }
 
 /* Copies a string attribute into buf, truncating; "" if not a string. */
@@ -416,13 +435,10 @@ netlink_parse_linkinfo(const struct nlattr *info, struct netlink_link *link)
 
 	mnl_attr_for_each_nested(attr, info) {
 		if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
-		    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
-			link->is_tun = mnl_attr_get_payload_len(attr) >= 3 &&
-			    strncmp(mnl_attr_get_payload(attr), "tun", 3) == 0 &&
-			    (mnl_attr_get_payload_len(attr) == 3 ||
-			    ((const char *)mnl_attr_get_payload(attr))[3] ==
-			    '\0');
-		else if (mnl_attr_get_type(attr) == IFLA_INFO_DATA)
+		    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0) {
+			netlink_copy_str(attr, link->kind, sizeof(link->kind));
+			link->is_tun = strcmp(link->kind, "tun") == 0;
+		} else if (mnl_attr_get_type(attr) == IFLA_INFO_DATA)
 			data = attr;
 	}
 	if (link->is_tun && data != NULL)
@@ -443,8 +459,26 @@ netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link)
 	if (ifi->ifi_index <= 0)
 		return -EBADMSG;
 	link->ifindex = (unsigned)ifi->ifi_index;
+	link->up = (ifi->ifi_flags & IFF_UP) != 0;
 	mnl_attr_for_each(attr, msg, sizeof(*ifi)) {
 		switch (mnl_attr_get_type(attr)) {
+		case IFLA_MTU:
+		case IFLA_TXQLEN:
+		case IFLA_MASTER:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0)
+				break;
+			*(mnl_attr_get_type(attr) == IFLA_MTU ? &link->mtu :
+			    mnl_attr_get_type(attr) == IFLA_TXQLEN ?
+			    &link->txqueuelen : &link->master) =
+			    mnl_attr_get_u32(attr);
+			break;
+		case IFLA_ADDRESS:
+			if (mnl_attr_get_payload_len(attr) == TB_MAC_LEN) {
+				memcpy(link->mac, mnl_attr_get_payload(attr),
+				    TB_MAC_LEN);
+				link->has_mac = true;
+			}
+			break;
 		case IFLA_IFNAME:
 			netlink_copy_str(attr, link->name, sizeof(link->name));
 			break;
@@ -497,9 +531,9 @@ netlink_dump_batch(struct netlink *nl, int len, uint32_t seq,
  * and an ack) and calls fn for each link in the answer.
  */
 static int
-netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
-    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
-    struct tb_error *err)
+netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
+    uint16_t flags, int (*fn)(const struct netlink_link *link, void *arg),
+    void *arg, struct tb_error *err)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -514,6 +548,8 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
+	if (name != NULL)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
 		rc = -errno;
 	while (rc == 0) {
@@ -526,6 +562,9 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, uint16_t flags,
 		}
 		rc = netlink_dump_batch(nl, (int)n, seq, fn, arg, &stop);
 	}
+	if (rc < 0 && name != NULL)
+		return tb_error_set(err, rc, "reading link %s: %s", name,
+		    strerror(-rc));
 	if (rc < 0 && ifindex != 0)
 		return tb_error_set(err, rc, "reading link ifindex %u: %s",
 		    ifindex, strerror(-rc));
@@ -540,7 +579,7 @@ netlink_dump_links(struct netlink *nl,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err)
 {
-	return netlink_get_links(nl, 0, NLM_F_DUMP, fn, arg, err);
+	return netlink_get_links(nl, 0, NULL, NLM_F_DUMP, fn, arg, err);
 }
 
 /* Keeps the one link a by-index RTM_GETLINK answers with. */
@@ -559,7 +598,19 @@ netlink_get_link(struct netlink *nl, unsigned ifindex,
 	if (!netlink_ifindex_valid(ifindex))
 		return tb_error_set(err, -EINVAL,
 		    "reading ifindex %u: invalid ifindex", ifindex);
-	return netlink_get_links(nl, ifindex, NLM_F_ACK, netlink_keep_link,
+	return netlink_get_links(nl, ifindex, NULL, NLM_F_ACK,
+	    netlink_keep_link, link, err);
+}
+
+int
+netlink_get_link_by_name(struct netlink *nl, const char *name,
+    struct netlink_link *link, struct tb_error *err)
+{
+	memset(link, 0, sizeof(*link));
+	if (name[0] == '\0' || strlen(name) >= TB_IFNAME_MAX)
+		return tb_error_set(err, -EINVAL,
+		    "reading link \"%s\": invalid name", name);
+	return netlink_get_links(nl, 0, name, NLM_F_ACK, netlink_keep_link,
 	    link, err);
 }
 

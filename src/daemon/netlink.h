@@ -53,20 +53,38 @@ int netlink_add_address(struct netlink *nl, unsigned ifindex,
     const struct tb_addr *addr, const struct tb_addr *peer,
     struct tb_error *err);
 
-/* Sets the MTU of ifindex; the kernel refuses one outside the device's range. */
-int netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu,
-    struct tb_error *err);
+/*
+ * What netlink_configure_link() sets on a link, in one RTM_NEWLINK.
+ * Zero, NULL and false leave a setting as it is.
+ */
+struct netlink_link_config {
+	const char *alias;		/* IFLA_IFALIAS */
+	unsigned mtu;
+	unsigned txqueuelen;
+	const uint8_t *mac;		/* TB_MAC_LEN bytes: an Ethernet address */
+	unsigned master;		/* ifindex of a bridge to join */
+	bool up;			/* IFF_UP */
+};
 
-/* Sets ifindex administratively up (IFF_UP). */
-int netlink_set_up(struct netlink *nl, unsigned ifindex,
-    struct tb_error *err);
+/*
+ * Applies cfg to ifindex in one request, so a device is configured in one
+ * round trip: the kernel applies the address, MTU, master, flags, queue
+ * length and alias in that order and undoes none if a later one fails
+ * (the caller deletes the device then).
+ */
+int netlink_configure_link(struct netlink *nl, unsigned ifindex,
+    const struct netlink_link_config *cfg, struct tb_error *err);
+
+/*
+ * Adds a route to route->dst through ifindex (no gateway: the device is
+ * the next hop), with route->metric as its priority (0: the kernel's
+ * default).  It goes with the device.  Host bits in dst are -EINVAL.
+ */
+int netlink_add_route(struct netlink *nl, unsigned ifindex,
+    const struct tb_route *route, struct tb_error *err);
 
 /* Deletes the link ifindex (RTM_DELLINK), whoever holds its queue fds. */
 int netlink_delete_link(struct netlink *nl, unsigned ifindex,
-    struct tb_error *err);
-
-/* Sets the interface alias (IFLA_IFALIAS) of ifindex to alias. */
-int netlink_set_alias(struct netlink *nl, unsigned ifindex, const char *alias,
     struct tb_error *err);
 
 /* What the broker needs to know of a link from an RTM_NEWLINK message. */
@@ -74,6 +92,13 @@ struct netlink_link {
 	unsigned ifindex;
 	char name[TB_IFNAME_MAX];
 	char alias[TB_IFALIAS_MAX];	/* "" without one */
+	char kind[16];			/* IFLA_INFO_KIND: "tun", "bridge"... */
+	unsigned mtu;
+	unsigned txqueuelen;
+	unsigned master;		/* IFLA_MASTER: 0 without one */
+	bool up;			/* IFF_UP */
+	bool has_mac;
+	uint8_t mac[TB_MAC_LEN];	/* IFLA_ADDRESS, when 6 bytes */
 	bool has_carrier;		/* IFLA_CARRIER was there */
 	bool carrier;
 	bool is_tun;			/* IFLA_INFO_KIND "tun" (TUN or TAP) */
@@ -112,6 +137,10 @@ int netlink_dump_addresses(struct netlink *nl,
 
 /* Reads the link ifindex (RTM_GETLINK); -ENODEV if there is none. */
 int netlink_get_link(struct netlink *nl, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err);
+
+/* Reads the link called name; -ENODEV if there is none. */
+int netlink_get_link_by_name(struct netlink *nl, const char *name,
     struct netlink_link *link, struct tb_error *err);
 
 #endif /* TUNBROKER_NETLINK_H */

@@ -187,6 +187,65 @@ device_type_name(uint32_t type)
 	}
 }
 
+static bool
+route_allowed(const struct policy_rule *rule, const struct tb_addr *dst)
+{
+	size_t i;
+
+	for (i = 0; i < rule->nroutes; i++) {
+		if (addr_within(dst, &rule->routes[i]))
+			return true;
+	}
+	return false;
+}
+
+static bool
+bridge_allowed(const struct policy_rule *rule, const char *bridge)
+{
+	size_t i;
+
+	for (i = 0; i < rule->nbridges; i++) {
+		if (fnmatch(rule->bridges[i], bridge, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The objection of rule to the options after the MTU: routes, bridge,
+ * queues and offload, in that order.
+ */
+static int
+device_options_objection(const struct policy_rule *rule,
+    const struct tb_create_request *req, const char *cite,
+    struct tb_error *err)
+{
+	char text[TB_ADDR_TEXT_MAX], shown[80];
+	unsigned queues = req->queues != 0 ? req->queues : 1;
+	size_t i;
+
+	for (i = 0; i < req->nroutes; i++) {
+		if (!route_allowed(rule, &req->routes[i].dst))
+			return tb_error_set(err, -EPERM,
+			    "route %s is outside the route prefixes %s allows",
+			    tb_addr_format(&req->routes[i].dst, true, text,
+			    sizeof(text)), cite);
+	}
+	if (req->bridge[0] != '\0' && !bridge_allowed(rule, req->bridge))
+		return tb_error_set(err, -EPERM,
+		    "bridge %s is not one of the bridges %s allows",
+		    escape_name(req->bridge, shown, sizeof(shown)), cite);
+	if (queues > rule->max_queues)
+		return tb_error_set(err, -EPERM,
+		    "queues %u is more than the %u %s allows", queues,
+		    rule->max_queues, cite);
+	if (req->offload != 0 && !rule->offload)
+		return tb_error_set(err, -EPERM,
+		    "offload 0x%x is not allowed by %s (offload = no)",
+		    req->offload, cite);
+	return 0;
+}
+
 /*
  * The first part of req that rule does not allow, in the order
  * tunbrokerd.conf(5) documents: 0, or -EPERM with a sentence in err.
@@ -236,7 +295,7 @@ rule_objection(const struct policy_rule *rule,
 		    "mtu %u%s is outside the range %u-%u %s allows", mtu,
 		    req->mtu != 0 ? "" : " (the default)", rule->mtu_min,
 		    rule->mtu_max, cite);
-	return 0;
+	return device_options_objection(rule, req, cite, err);
 }
 
 /* The refusal when no rule is about who. */

@@ -39,56 +39,6 @@ tun_create_hint(int rc, const char *name)
 }
 
 /*
- * Runs a SIOCGIF* request for the device we just named.  The tun fd offers
- * no ioctl for these, so a throw-away datagram socket in the same namespace
- * does.
- */
-static int
-link_ioctl(const char *name, unsigned long request, const char *what,
-    struct ifreq *ifr, struct tb_error *err)
-{
-	int s, rc = 0;
-
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s == -1) {
-		rc = -errno;
-		return tb_error_set(err, rc, "looking up the %s of \"%s\": "
-		    "socket: %s", what, name, strerror(-rc));
-	}
-	memset(ifr, 0, sizeof(*ifr));
-	strncpy(ifr->ifr_name, name, sizeof(ifr->ifr_name) - 1);
-	if (ioctl(s, request, ifr) == -1) {
-		rc = -errno;
-		tb_error_set(err, rc, "looking up the %s of \"%s\": %s", what,
-		    name, strerror(-rc));
-	}
-	close(s);
-	return rc;
-}
-
-static int
-tun_ifindex(const char *name, unsigned *ifindex, struct tb_error *err)
-{
-	struct ifreq ifr;
-	int rc;
-
-	if ((rc = link_ioctl(name, SIOCGIFINDEX, "index", &ifr, err)) == 0)
-		*ifindex = (unsigned)ifr.ifr_ifindex;
-	return rc;
-}
-
-int
-tun_get_mtu(const char *name, unsigned *mtu, struct tb_error *err)
-{
-	struct ifreq ifr;
-	int rc;
-
-	if ((rc = link_ioctl(name, SIOCGIFMTU, "MTU", &ifr, err)) == 0)
-		*mtu = (unsigned)ifr.ifr_mtu;
-	return rc;
-}
-
-/*
  * The next number to try for each template the broker has completed.  The
  * kernel's own "%d" walks every interface on each creation, so creating
  * grows linear in the number of devices; a counter per template makes it
@@ -136,7 +86,8 @@ found:
  * choose), or TUNSETIFF's negative errno.
  */
 static int
-tun_set_iff_template(int tunfd, const char *template, struct ifreq *ifr)
+tun_set_iff_template(int tunfd, const char *template, short flags,
+    struct ifreq *ifr)
 {
 	const char *pct = strchr(template, '%');
 	struct template_counter *t;
@@ -158,8 +109,7 @@ tun_set_iff_template(int tunfd, const char *template, struct ifreq *ifr)
 			continue;
 		}
 		t->next++;
-		/* IFF_TUN_EXCL is 0x8000, the sign bit of the short ifr_flags. */
-		ifr->ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
+		ifr->ifr_flags = flags;
 		if (ioctl(tunfd, TUNSETIFF, ifr) == 0)
 			return 0;
 		rc = -errno;
@@ -169,49 +119,137 @@ tun_set_iff_template(int tunfd, const char *template, struct ifreq *ifr)
 	return -ENOSPC;
 }
 
-int
-tun_create(const char *name, uid_t uid, gid_t gid, int *fd,
-    char name_out[TB_IFNAME_MAX], unsigned *ifindex, struct tb_error *err)
+/* The kernel's TUN_F_* bits for our TB_OFFLOAD_* ones. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4	0x20
+#define TUN_F_USO6	0x40
+#endif
+
+static unsigned
+tun_offload_flags(unsigned offload)
 {
+	static const struct {
+		unsigned ours, kernels;
+	} map[] = {
+		{ TB_OFFLOAD_CSUM, TUN_F_CSUM },
+		{ TB_OFFLOAD_TSO4, TUN_F_TSO4 },
+		{ TB_OFFLOAD_TSO6, TUN_F_TSO6 },
+		{ TB_OFFLOAD_TSO_ECN, TUN_F_TSO_ECN },
+		{ TB_OFFLOAD_USO4, TUN_F_USO4 },
+		{ TB_OFFLOAD_USO6, TUN_F_USO6 },
+	};
+	unsigned flags = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (offload & map[i].ours)
+			flags |= map[i].kernels;
+	}
+	return flags;
+}
+
+/* Opens /dev/net/tun in the broker's namespace for each slot still -1. */
+static int
+tun_open_queues(int *fds, size_t n, const char *name, struct tb_error *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (fds[i] != -1)
+			continue;
+		if ((fds[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) == -1) {
+			rc = -errno;
+			return tb_error_set(err, rc, "creating device \"%s\": "
+			    "opening /dev/net/tun: %s", name, strerror(-rc));
+		}
+	}
+	return 0;
+}
+
+/* Sets the per-device settings TUNSETIFF leaves out, on its first queue. */
+static int
+tun_set_owner_and_offload(int tunfd, const struct tun_spec *spec,
+    const char *name, struct tb_error *err)
+{
+	int rc;
+
+	if (ioctl(tunfd, TUNSETOWNER, (unsigned long)spec->uid) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "setting the owner of device "
+		    "\"%s\" to uid %lu: %s", name, (unsigned long)spec->uid,
+		    strerror(-rc));
+	}
+	if (ioctl(tunfd, TUNSETGROUP, (unsigned long)spec->gid) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "setting the group of device "
+		    "\"%s\" to gid %lu: %s", name, (unsigned long)spec->gid,
+		    strerror(-rc));
+	}
+	if (spec->vnet_hdr != 0 &&
+	    ioctl(tunfd, TUNSETVNETHDRSZ, &(int){ (int)spec->vnet_hdr }) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "setting vnet-hdr %u on device "
+		    "\"%s\": %s", spec->vnet_hdr, name, strerror(-rc));
+	}
+	if (spec->offload != 0 && ioctl(tunfd, TUNSETOFFLOAD,
+	    (unsigned long)tun_offload_flags(spec->offload)) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "setting offload 0x%x on device "
+		    "\"%s\": %s", spec->offload, name, strerror(-rc));
+	}
+	return 0;
+}
+
+int
+tun_create(const struct tun_spec *spec, int fds[TB_MAX_QUEUES],
+    char name_out[TB_IFNAME_MAX], struct tb_error *err)
+{
+	const char *name = spec->name != NULL ? spec->name :
+	    spec->tap ? "tap%d" : "tun%d";
+	size_t nqueues = spec->queues != 0 ? spec->queues : 1, len, i;
 	struct ifreq ifr;
-	size_t len;
-	int tunfd = -1, rc;
+	short flags;
+	int rc;
 
-	*fd = -1;
 	name_out[0] = '\0';
-	*ifindex = 0;
-
-	if (name == NULL)
-		name = "tun%d";
 	len = strlen(name);
 	/* The kernel would quietly turn "" into "tun%d". */
-	if (len == 0)
-		return tb_error_set(err, -EINVAL,
-		    "creating TUN device \"\": the name is empty");
-	if (len >= IFNAMSIZ)
-		return tb_error_set(err, -EINVAL,
-		    "creating TUN device \"%s\": the name is %zu bytes long, "
-		    "at most %d are allowed", name, len, IFNAMSIZ - 1);
-
-	tunfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (tunfd == -1) {
-		rc = -errno;
-		tb_error_set(err, rc, "creating TUN device \"%s\": "
-		    "opening /dev/net/tun: %s", name, strerror(-rc));
+	if (len == 0) {
+		rc = tb_error_set(err, -EINVAL,
+		    "creating device \"\": the name is empty");
 		goto fail;
 	}
+	if (len >= IFNAMSIZ) {
+		rc = tb_error_set(err, -EINVAL,
+		    "creating device \"%s\": the name is %zu bytes long, "
+		    "at most %d are allowed", name, len, IFNAMSIZ - 1);
+		goto fail;
+	}
+	if (nqueues > TB_MAX_QUEUES) {
+		rc = tb_error_set(err, -EINVAL, "creating device \"%s\": "
+		    "%zu queues, at most %d are allowed", name, nqueues,
+		    TB_MAX_QUEUES);
+		goto fail;
+	}
+	if ((rc = tun_open_queues(fds, nqueues, name, err)) != 0)
+		goto fail;
 
-	rc = tun_set_iff_template(tunfd, name, &ifr);
+	flags = (short)((spec->tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
+	    (spec->queues != 0 ? IFF_MULTI_QUEUE : 0) |
+	    (spec->vnet_hdr != 0 ? IFF_VNET_HDR : 0));
+	/* IFF_TUN_EXCL is 0x8000, the sign bit of the short ifr_flags. */
+	rc = tun_set_iff_template(fds[0], name, (short)(flags | IFF_TUN_EXCL),
+	    &ifr);
 	if (rc == -ENOSPC) {
 		/* No name of our own fitted: let the kernel scan. */
 		memset(&ifr, 0, sizeof(ifr));
 		memcpy(ifr.ifr_name, name, len);
-		/* IFF_TUN_EXCL is 0x8000, the sign bit of the short ifr_flags. */
-		ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
-		rc = ioctl(tunfd, TUNSETIFF, &ifr) == -1 ? -errno : 0;
+		ifr.ifr_flags = (short)(flags | IFF_TUN_EXCL);
+		rc = ioctl(fds[0], TUNSETIFF, &ifr) == -1 ? -errno : 0;
 	}
 	if (rc != 0) {
-		tb_error_set(err, rc, "creating TUN device \"%s\": %s%s", name,
+		tb_error_set(err, rc, "creating device \"%s\": %s%s", name,
 		    strerror(-rc), tun_create_hint(rc, name));
 		goto fail;
 	}
@@ -219,31 +257,29 @@ tun_create(const char *name, uid_t uid, gid_t gid, int *fd,
 	memcpy(name_out, ifr.ifr_name, IFNAMSIZ);
 	name_out[IFNAMSIZ - 1] = '\0';
 
-	if (ioctl(tunfd, TUNSETOWNER, (unsigned long)uid) == -1) {
-		rc = -errno;
-		tb_error_set(err, rc, "setting the owner of TUN device \"%s\" "
-		    "to uid %lu: %s", name_out, (unsigned long)uid,
-		    strerror(-rc));
+	if ((rc = tun_set_owner_and_offload(fds[0], spec, name_out, err)) != 0)
 		goto fail;
+	/* The other queues attach to it by name, without IFF_TUN_EXCL. */
+	for (i = 1; i < nqueues; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, name_out, IFNAMSIZ);
+		ifr.ifr_flags = flags;
+		if (ioctl(fds[i], TUNSETIFF, &ifr) == -1) {
+			rc = -errno;
+			tb_error_set(err, rc, "attaching queue %zu of device "
+			    "\"%s\": %s", i + 1, name_out, strerror(-rc));
+			goto fail;
+		}
 	}
-	if (ioctl(tunfd, TUNSETGROUP, (unsigned long)gid) == -1) {
-		rc = -errno;
-		tb_error_set(err, rc, "setting the group of TUN device \"%s\" "
-		    "to gid %lu: %s", name_out, (unsigned long)gid,
-		    strerror(-rc));
-		goto fail;
-	}
-	if ((rc = tun_ifindex(name_out, ifindex, err)) != 0)
-		goto fail;
-
-	*fd = tunfd;
 	return 0;
 fail:
-	/* Not persistent: closing its only queue fd deletes the device. */
-	if (tunfd != -1)
-		close(tunfd);
+	/* Not persistent: closing its queue fds deletes the device. */
+	for (i = 0; i < nqueues && i < TB_MAX_QUEUES; i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+		fds[i] = -1;
+	}
 	name_out[0] = '\0';
-	*ifindex = 0;
 	return rc;
 }
 

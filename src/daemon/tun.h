@@ -2,35 +2,47 @@
 #ifndef TUNBROKER_TUN_H
 #define TUNBROKER_TUN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
 #include "protocol.h"
 
+/* What tun_create() makes. */
+struct tun_spec {
+	const char *name;	/* a name or a template; NULL: "tun%d"/"tap%d" */
+	bool tap;		/* IFF_TAP, else IFF_TUN */
+	unsigned queues;	/* 0: single-queue; N: IFF_MULTI_QUEUE, N fds */
+	unsigned vnet_hdr;	/* 0, or IFF_VNET_HDR with this header size */
+	unsigned offload;	/* TB_OFFLOAD_* (TUNSETOFFLOAD) */
+	uid_t uid;		/* TUNSETOWNER */
+	gid_t gid;		/* TUNSETGROUP */
+};
+
 /*
- * Creates a non-persistent TUN device named name (a fixed name, or a
- * template with exactly one %d; NULL means "tun%d") with
- * IFF_TUN|IFF_NO_PI|IFF_TUN_EXCL, so an existing interface of that name is
- * an error (-EBUSY) and never taken over, and sets its owner to uid and its
- * group to gid (TUNSETOWNER, TUNSETGROUP).
+ * Creates a non-persistent device as spec says, with IFF_NO_PI and
+ * IFF_TUN_EXCL, so an existing interface of that name is an error (-EBUSY)
+ * and never taken over.
  *
  * For a template the broker picks the number itself, from a counter kept
  * per template and skipping names that exist, so that creating stays O(1)
  * however many interfaces there are; only when 64 names in a row are
  * taken, or no number fits, does the kernel's own scan choose.
  *
- * On success returns 0, *fd is the device's one queue fd (O_CLOEXEC; the
- * caller owns it, and the device disappears when its last queue fd is
- * closed), name_out holds the name the kernel gave it and *ifindex its
- * index.  On failure returns a negative errno with a sentence in err naming
- * the step and the value, leaves nothing behind (the device goes with its
- * fd), and sets *fd to -1, name_out to "" and *ifindex to 0.
+ * fds has a slot per queue (max(1, spec->queues) of them); a slot holding
+ * an open /dev/net/tun file is used as it is (so a caller can open them in
+ * another network namespace, where the device is then created), and a
+ * slot holding -1 is opened here, in the broker's namespace.  tun_create()
+ * owns what the slots hold from the call on.
+ *
+ * On success returns 0 with every slot a queue of the device (O_CLOEXEC;
+ * the caller owns them, and the device disappears when its last queue fd
+ * is closed) and name_out its name.  On failure returns a negative errno
+ * with a sentence in err naming the step and the value, closes every slot
+ * and sets it to -1 (so nothing is left behind), and sets name_out to "".
  */
-int tun_create(const char *name, uid_t uid, gid_t gid, int *fd,
-    char name_out[TB_IFNAME_MAX], unsigned *ifindex, struct tb_error *err);
-
-/* Reads the MTU of the device called name, as the kernel has it now. */
-int tun_get_mtu(const char *name, unsigned *mtu, struct tb_error *err);
+int tun_create(const struct tun_spec *spec, int fds[TB_MAX_QUEUES],
+    char name_out[TB_IFNAME_MAX], struct tb_error *err);
 
 /*
  * Tells whether anybody holds a queue of the existing single-queue device

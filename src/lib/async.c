@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct tunclient_pending {
 	tunclient_lease_cb cb;	/* NULL once cancelled */
 	void *arg;
 	struct tb_builder msg;	/* the encoded request, kept until sent */
+	int netns_fd;		/* our copy of the request's, until sent */
 };
 
 TAILQ_HEAD(pending_list, tunclient_pending);
@@ -118,10 +120,28 @@ async_shut(struct tunclient_async *conn)
 }
 
 /* Forgets p, which the caller took out of every list. */
+/* Drops what only sending needed: the message and its descriptor. */
+static void
+pending_sent(struct tunclient_pending *p)
+{
+	tb_builder_release(&p->msg);
+	if (p->netns_fd != -1)
+		close(p->netns_fd);
+	p->netns_fd = -1;
+}
+
+/* Sends p's message with its descriptor, if it has one. */
+static int
+pending_send(int sock, const struct tunclient_pending *p)
+{
+	return tb_send(sock, p->msg.buf, p->msg.len, &p->netns_fd,
+	    p->netns_fd != -1);
+}
+
 static void
 pending_destroy(struct tunclient_pending *p)
 {
-	tb_builder_release(&p->msg);
+	pending_sent(p);
 	free(p);
 }
 
@@ -233,7 +253,7 @@ async_send_or_queue(struct tunclient_async *conn, struct tunclient_pending *p)
 
 	if (conn->nqueued > 0)
 		return async_enqueue(conn, p);
-	r = tb_send(conn->sock, p->msg.buf, p->msg.len, NULL, 0);
+	r = pending_send(conn->sock, p);
 	if (r == -EAGAIN)
 		return async_enqueue(conn, p);
 	if (r == -EPIPE || r == -ECONNRESET) {
@@ -242,7 +262,7 @@ async_send_or_queue(struct tunclient_async *conn, struct tunclient_pending *p)
 		return -ECONNRESET;
 	}
 	if (r == 0)
-		tb_builder_release(&p->msg);
+		pending_sent(p);
 	return r;
 }
 
@@ -269,7 +289,13 @@ tunclient_async_request(struct tunclient_async *conn,
 	p->conn = conn;
 	p->cb = cb;
 	p->arg = arg;
+	p->netns_fd = -1;
 	p->seq = conn->next_seq++;
+	if (req->netns_fd != -1 &&
+	    (p->netns_fd = fcntl(req->netns_fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		r = -errno;
+		goto fail;
+	}
 	if ((r = tb_encode_create(&p->msg, p->seq, &req->spec)) != 0)
 		goto fail;
 	if (conn->npending == 0 && event_add(conn->read_ev, NULL) != 0) {
@@ -326,7 +352,7 @@ async_on_writable(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	conn->freed = &freed;
 	while ((p = TAILQ_FIRST(&conn->outq)) != NULL) {
-		r = tb_send(fd, p->msg.buf, p->msg.len, NULL, 0);
+		r = pending_send(fd, p);
 		if (r == -EAGAIN) {
 			event_add(conn->write_ev, NULL);
 			break;
@@ -352,7 +378,7 @@ async_on_writable(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&conn->outq, p, out_entry);
 		p->queued = false;
 		conn->nqueued--;
-		tb_builder_release(&p->msg);
+		pending_sent(p);
 	}
 	if (!freed)
 		conn->freed = NULL;

@@ -139,8 +139,9 @@ peer_closed(struct tunclient_conn *conn)
  * its sentence in conn->err.
  */
 static int
-exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
-    struct tb_msg *reply, int *fds, size_t *nfds)
+exchange_with(struct tunclient_conn *conn, struct tb_builder *b,
+    const int *send_fds, size_t nsend, uint8_t want, struct tb_msg *reply,
+    int *fds, size_t *nfds)
 {
 	uint32_t seq = conn->next_seq++;
 	ssize_t n;
@@ -148,7 +149,7 @@ exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
 
 	*nfds = 0;
 	memcpy(b->buf + offsetof(struct tb_header, seq), &seq, sizeof(seq));
-	r = tb_send(conn->sock, b->buf, b->len, NULL, 0);
+	r = tb_send(conn->sock, b->buf, b->len, send_fds, nsend);
 	tb_builder_release(b);
 	if (r == -EPIPE || r == -ECONNRESET)
 		return peer_closed(conn);
@@ -176,6 +177,14 @@ exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
 		*nfds = 0;
 	}
 	return r;
+}
+
+/* exchange_with() for the requests that send no descriptor. */
+static int
+exchange(struct tunclient_conn *conn, struct tb_builder *b, uint8_t want,
+    struct tb_msg *reply, int *fds, size_t *nfds)
+{
+	return exchange_with(conn, b, NULL, 0, want, reply, fds, nfds);
 }
 
 /*
@@ -340,7 +349,9 @@ tunclient_request(struct tunclient_conn *conn,
 	*out = NULL;
 	if ((r = begin(conn, tb_encode_create(&b, 0, &req->spec))) != 0)
 		return r;
-	if ((r = exchange(conn, &b, TB_MSG_CREATED, &reply, fds, &nfds)) != 0)
+	r = exchange_with(conn, &b, &req->netns_fd, req->netns_fd != -1,
+	    TB_MSG_CREATED, &reply, fds, &nfds);
+	if (r != 0)
 		return r;
 	return client_lease_from_created(&reply, fds, nfds, &conn->err, out);
 }

@@ -14,6 +14,7 @@ struct tunclient_conn {
 
 struct tunclient_request {
 	struct tb_create_request spec;
+	int netns_fd;			/* our copy, or -1 (spec.has_netns) */
 	struct tb_error err;
 };
 

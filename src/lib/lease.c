@@ -117,3 +117,81 @@ tunclient_lease_peer(const struct tunclient_lease *lease, char *buf,
 		return -ENOENT;
 	return format_addr(&lease->info.peer, false, buf, size);
 }
+
+enum tunclient_device_type
+tunclient_lease_type(const struct tunclient_lease *lease)
+{
+	/* A broker that does not say made a TUN: TAP came with the field. */
+	return lease->info.device_type == TB_DEVICE_TAP ? TUNCLIENT_TAP :
+	    TUNCLIENT_TUN;
+}
+
+int
+tunclient_lease_mac(const struct tunclient_lease *lease, char *buf,
+    size_t size)
+{
+	if (!lease->info.has_mac)
+		return -ENOENT;
+	if (size < TB_MAC_TEXT_MAX)
+		return -ENOSPC;
+	tb_mac_format(lease->info.mac, buf, size);
+	return 0;
+}
+
+size_t
+tunclient_lease_route_count(const struct tunclient_lease *lease)
+{
+	return lease->info.nroutes;
+}
+
+int
+tunclient_lease_route(const struct tunclient_lease *lease, size_t i,
+    char *buf, size_t size, unsigned *metric)
+{
+	if (i >= lease->info.nroutes)
+		return -ERANGE;
+	if (metric != NULL)
+		*metric = lease->info.routes[i].metric;
+	return format_addr(&lease->info.routes[i].dst, true, buf, size);
+}
+
+const char *
+tunclient_lease_bridge(const struct tunclient_lease *lease)
+{
+	return lease->info.bridge[0] != '\0' ? lease->info.bridge : NULL;
+}
+
+bool
+tunclient_lease_multi_queue(const struct tunclient_lease *lease)
+{
+	return lease->info.queues != 0;
+}
+
+unsigned
+tunclient_lease_vnet_hdr(const struct tunclient_lease *lease)
+{
+	return lease->info.vnet_hdr;
+}
+
+unsigned
+tunclient_lease_offload(const struct tunclient_lease *lease)
+{
+	return lease->info.offload;
+}
+
+unsigned
+tunclient_lease_txqueuelen(const struct tunclient_lease *lease)
+{
+	return lease->info.txqueuelen;
+}
+
+int
+tunclient_lease_netns(const struct tunclient_lease *lease, uint64_t *dev,
+    uint64_t *ino)
+{
+	if (!lease->info.has_netns)
+		return -ENOENT;
+	*dev = lease->info.netns.dev;
+	*ino = lease->info.netns.ino;
+	return 0;
+}

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -113,5 +114,47 @@ tb_addr_format(const struct tb_addr *addr, bool with_prefix, char *buf,
 		snprintf(buf, size, "%s/%u", host, addr->prefixlen);
 	else
 		snprintf(buf, size, "%s", host);
+	return buf;
+}
+
+void
+tb_addr_mask(struct tb_addr *addr)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(addr->addr); i++) {
+		unsigned keep = addr->prefixlen > i * 8 ?
+		    addr->prefixlen - (unsigned)i * 8 : 0;
+
+		if (keep < 8)
+			addr->addr[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+int
+tb_mac_parse(const char *text, uint8_t mac[TB_MAC_LEN], struct tb_error *err)
+{
+	const char *p = text;
+	size_t i;
+
+	for (i = 0; i < TB_MAC_LEN; i++) {
+		if (!isxdigit((unsigned char)p[0]) ||
+		    !isxdigit((unsigned char)p[1]) ||
+		    p[2] != (i + 1 < TB_MAC_LEN ? ':' : '\0'))
+			return tb_error_set(err, -EINVAL,
+			    "mac \"%s\" is not six hex bytes separated by ':' "
+			    "(like 02:00:5e:10:00:01)", text);
+		mac[i] = (uint8_t)strtoul((char[3]){ p[0], p[1], '\0' }, NULL,
+		    16);
+		p += 3;
+	}
+	return 0;
+}
+
+const char *
+tb_mac_format(const uint8_t mac[TB_MAC_LEN], char *buf, size_t size)
+{
+	snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+	    mac[2], mac[3], mac[4], mac[5]);
 	return buf;
 }

@@ -32,4 +32,21 @@ int tb_addr_validate(const struct tb_addr *addr);
 /* The number of address bytes for addr's family: 4, 16, or 0 if invalid. */
 size_t tb_addr_len(const struct tb_addr *addr);
 
+/* Clears the host bits of addr, the bits after its prefix length. */
+void tb_addr_mask(struct tb_addr *addr);
+
+/* "02:00:5e:10:00:01" and its NUL. */
+#define TB_MAC_TEXT_MAX		18
+
+/*
+ * Reads an Ethernet address written as six hex bytes separated by ':'.
+ * Returns 0, or -EINVAL with a sentence naming text in err.
+ */
+int tb_mac_parse(const char *text, uint8_t mac[TB_MAC_LEN],
+    struct tb_error *err);
+
+/* Writes mac as "xx:xx:xx:xx:xx:xx" into buf and returns buf. */
+const char *tb_mac_format(const uint8_t mac[TB_MAC_LEN], char *buf,
+    size_t size);
+
 #endif /* TUNBROKER_ADDR_H */
