@@ -176,6 +176,15 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 			    tb_addr_format(&req->addrs[i], true, text,
 			    sizeof(text)));
 	}
+	if (req->auto_inet6 && req->mtu != 0 && req->mtu < MTU_MIN_IPV6)
+		return tb_error_set(err, -EINVAL,
+		    "mtu %u is below the %u that an IPv6 auto-address needs",
+		    req->mtu, MTU_MIN_IPV6);
+	if (req->naddrs + req->auto_inet + req->auto_inet6 > TB_MAX_ADDRESSES)
+		return tb_error_set(err, -EINVAL,
+		    "%zu addresses and %d auto-addresses are more than the %d "
+		    "a device may have", req->naddrs,
+		    req->auto_inet + req->auto_inet6, TB_MAX_ADDRESSES);
 	if (req->has_peer && peer_partner(req) == NULL)
 		return tb_error_set(err, -EINVAL,
 		    "peer %s has no local address of its family to pair with",
@@ -193,10 +202,9 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 	    (r = validate_routes(req, err)) != 0 ||
 	    (r = validate_offload(req, err)) != 0)
 		return r;
-	if (req->has_netns || req->auto_inet || req->auto_inet6)
+	if (req->has_netns)
 		return tb_error_set(err, -EOPNOTSUPP,
-		    "this broker does not serve %s yet",
-		    req->has_netns ? "netns" : "auto-address");
+		    "this broker does not serve netns yet");
 	return 0;
 }
 
@@ -272,6 +280,51 @@ find_bridge(struct target *t, const char *name, struct netlink_link *br,
 	return 0;
 }
 
+/* The addresses a device got from pools, added after the requested ones. */
+struct pool_addresses {
+	struct tb_addr addrs[2];
+	size_t n;
+};
+
+/*
+ * Takes a subnet for ifindex from the pools of the granting rule for each
+ * family the request asks an auto-address of, and holds the pool subnets
+ * any requested address lies in, so no later auto-address overlaps them.
+ * On failure whatever was taken stays recorded under ifindex: the caller
+ * releases it with the device.
+ */
+static int
+take_pool_addresses(struct broker *b, const struct policy_rule *rule,
+    unsigned ifindex, const struct tb_create_request *req,
+    struct pool_addresses *autos, struct tb_error *err)
+{
+	struct pool_alloc *pa = lease_table_pools(b->leases);
+	size_t i;
+	int r;
+
+	autos->n = 0;
+	if (req->auto_inet) {
+		if ((r = pool_alloc_take(pa, ifindex, AF_INET, rule->pools,
+		    rule->npools, &autos->addrs[autos->n], err)) != 0)
+			return r;
+		autos->n++;
+	}
+	if (req->auto_inet6) {
+		if ((r = pool_alloc_take(pa, ifindex, AF_INET6, rule->pools,
+		    rule->npools, &autos->addrs[autos->n], err)) != 0)
+			return r;
+		autos->n++;
+	}
+	for (i = 0; i < req->naddrs; i++) {
+		if ((r = pool_alloc_hold(pa, ifindex, &req->addrs[i])) != 0)
+			return tb_error_set(err, r, "recording address %s: %s",
+			    tb_addr_format(&req->addrs[i], true,
+			    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX),
+			    strerror(-r));
+	}
+	return 0;
+}
+
 /*
  * Applies the owner's label, link settings, addresses and routes to a
  * fresh device, in as few round trips as the kernel allows.  The label
@@ -281,7 +334,7 @@ find_bridge(struct target *t, const char *name, struct netlink_link *br,
 static int
 configure_device(struct target *t, unsigned ifindex, uid_t uid,
     const struct tb_create_request *req, const struct netlink_link *bridge,
-    struct tb_error *err)
+    const struct pool_addresses *autos, struct tb_error *err)
 {
 	const struct tb_addr *partner = req->has_peer ? peer_partner(req) :
 	    NULL;
@@ -308,6 +361,12 @@ configure_device(struct target *t, unsigned ifindex, uid_t uid,
 		if (r != 0)
 			return r;
 	}
+	for (i = 0; i < autos->n; i++) {
+		r = netlink_add_address(t->nl, ifindex, &autos->addrs[i], NULL,
+		    err);
+		if (r != 0)
+			return r;
+	}
 	for (i = 0; i < req->nroutes; i++) {
 		if ((r = netlink_add_route(t->nl, ifindex, &req->routes[i],
 		    err)) != 0)
@@ -320,7 +379,8 @@ configure_device(struct target *t, unsigned ifindex, uid_t uid,
 static int
 describe_device(struct target *t, unsigned ifindex,
     const struct tb_create_request *req, const struct netlink_link *bridge,
-    struct tb_created_reply *rep, struct tb_error *err)
+    const struct pool_addresses *autos, struct tb_created_reply *rep,
+    struct tb_error *err)
 {
 	struct netlink_link link;
 	int r;
@@ -342,6 +402,10 @@ describe_device(struct target *t, unsigned ifindex,
 		    "%s", rep->name, bridge->name);
 	memcpy(rep->addrs, req->addrs, req->naddrs * sizeof(req->addrs[0]));
 	rep->naddrs = req->naddrs;
+	/* validate_create() left room for them. */
+	memcpy(rep->addrs + rep->naddrs, autos->addrs,
+	    autos->n * sizeof(autos->addrs[0]));
+	rep->naddrs += autos->n;
 	rep->peer = req->peer;
 	rep->has_peer = req->has_peer;
 	memcpy(rep->routes, req->routes,
@@ -360,9 +424,9 @@ describe_device(struct target *t, unsigned ifindex,
  */
 static int
 build_device(struct broker *b, struct target *t,
-    const struct peer_identity *who, const struct tb_create_request *req,
-    struct tb_created_reply *rep, int fds[TB_MAX_QUEUES],
-    struct tb_error *err)
+    const struct peer_identity *who, const struct policy_rule *rule,
+    const struct tb_create_request *req, struct tb_created_reply *rep,
+    int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
 	struct tun_spec spec = {
 		.name = req->name[0] != '\0' ? req->name : NULL,
@@ -374,6 +438,7 @@ build_device(struct broker *b, struct target *t,
 		.gid = who->gid,
 	};
 	struct netlink_link bridge, link;
+	struct pool_addresses autos = { .n = 0 };
 	struct tb_error ignored;
 	unsigned ifindex = 0;
 	int r;
@@ -389,10 +454,11 @@ build_device(struct broker *b, struct target *t,
 	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
 		goto fail;
 	ifindex = link.ifindex;
-	if ((r = configure_device(t, ifindex, who->uid, req,
-	    req->bridge[0] != '\0' ? &bridge : NULL, err)) != 0 ||
+	if ((r = take_pool_addresses(b, rule, ifindex, req, &autos, err)) != 0 ||
+	    (r = configure_device(t, ifindex, who->uid, req,
+	    req->bridge[0] != '\0' ? &bridge : NULL, &autos, err)) != 0 ||
 	    (r = describe_device(t, ifindex, req,
-	    req->bridge[0] != '\0' ? &bridge : NULL, rep, err)) != 0)
+	    req->bridge[0] != '\0' ? &bridge : NULL, &autos, rep, err)) != 0)
 		goto fail;
 	if ((r = lease_table_add(b->leases, who->uid, ifindex, rep->name))
 	    != 0) {
@@ -403,8 +469,10 @@ build_device(struct broker *b, struct target *t,
 	return 0;
 fail:
 	/* Delete at once rather than leave it to the last close. */
-	if (ifindex != 0)
+	if (ifindex != 0) {
 		netlink_delete_link(t->nl, ifindex, &ignored);
+		pool_alloc_release(lease_table_pools(b->leases), ifindex);
+	}
 	close_queues(b, fds, TB_MAX_QUEUES);
 	return r;
 }
@@ -414,18 +482,19 @@ create_device(struct broker *b, const struct peer_identity *who,
     const struct tb_create_request *req, struct tb_created_reply *rep,
     int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
+	const struct policy_rule *rule;
 	struct target t;
 	int r;
 
 	if ((r = validate_create(req, err)) != 0)
 		return r;
-	r = policy_check_create(&b->config, who, req,
-	    lease_table_count_uid(b->leases, who->uid), err);
+	r = policy_check_create_rule(&b->config, who, req,
+	    lease_table_count_uid(b->leases, who->uid), &rule, err);
 	if (r != 0)
 		return r;
 	if ((r = target_open(b, req, &t, err)) != 0)
 		return r;
-	r = build_device(b, &t, who, req, rep, fds, err);
+	r = build_device(b, &t, who, rule, req, rep, fds, err);
 	close_queues(b, t.fds, TB_MAX_QUEUES);
 	target_close(&t);
 	return r;
