@@ -317,6 +317,23 @@ START_TEST(ten_thousand_leases)
 }
 END_TEST
 
+/* A device that holds nothing, in an allocator that holds nothing. */
+START_TEST(release_without_holdings)
+{
+	struct pool_alloc *pa;
+	struct tb_addr a = parse("198.18.0.1/24");
+
+	ck_assert_int_eq(pool_alloc_new(&pa), 0);
+	pool_alloc_release(pa, 1);
+	ck_assert_int_eq(pool_alloc_hold(pa, 2, &a), 0);
+	pool_alloc_release(pa, 1);
+	pool_alloc_release(pa, 2);
+	pool_alloc_release(pa, 2);
+	ck_assert_uint_eq(pool_alloc_held(pa, "none"), 0);
+	pool_alloc_free(pa);
+}
+END_TEST
+
 START_TEST(subnet_arithmetic)
 {
 	struct pool_def d = def("v4", "198.18.128.0/17", 30);
@@ -354,6 +371,7 @@ main(void)
 	tcase_add_test(tc, held_addresses_are_skipped);
 	tcase_add_test(tc, reload_keeps_holdings);
 	tcase_add_test(tc, ten_thousand_leases);
+	tcase_add_test(tc, release_without_holdings);
 	tcase_add_test(tc, subnet_arithmetic);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, false);

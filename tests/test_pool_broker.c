@@ -37,6 +37,7 @@
 struct ask {
 	const char *socket_path;
 	bool auto4, auto6;
+	const char *addr, *peer;	/* requested, or NULL */
 	int chan;		/* where the child reports */
 	int start;		/* read end of a barrier pipe, or -1 */
 };
@@ -75,6 +76,10 @@ client_request(void *arg)
 		r = tunclient_request_add_auto_address(req, AF_INET);
 	if (r == 0 && a->auto6)
 		r = tunclient_request_add_auto_address(req, AF_INET6);
+	if (r == 0 && a->addr != NULL)
+		r = tunclient_request_add_address(req, a->addr);
+	if (r == 0 && a->peer != NULL)
+		r = tunclient_request_set_peer(req, a->peer);
 	if (r != 0) {
 		snprintf(out.text, sizeof(out.text), "builder: %s",
 		    tunclient_request_error(req));
@@ -511,6 +516,46 @@ START_TEST(rule_without_pool_refuses)
 }
 END_TEST
 
+/*
+ * A device's own addresses and peer hold the pool subnets they lie in,
+ * before and after a restart, so no automatic address overlaps them.
+ */
+START_TEST(requested_addresses_and_peers_hold_subnets)
+{
+	struct testlib_broker b;
+	struct ask a = { .addr = "198.18.64.2/30", .peer = "198.18.64.9",
+	    .start = -1 };
+	struct outcome given, first, second, third;
+	int chan[2];
+
+	testlib_enter_netns();
+	start_broker(&b, "pools = lab4\naddresses = 198.18.0.0/15\n");
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    chan), 0);
+	a.socket_path = b.socket_path;
+	a.chan = chan[1];
+	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
+	close(chan[1]);
+	given = read_outcome(chan[0]);
+	close(chan[0]);
+	ck_assert_msg(given.code == 0, "refused: %s", given.text);
+	/* .0/30 holds the address, .8/30 the peer. */
+	first = ask_ok(b.socket_path, true, false);
+	assert_got(&first, 0, "198.18.64.5/30");
+	second = ask_ok(b.socket_path, true, false);
+	assert_got(&second, 0, "198.18.64.13/30");
+	/* A new broker learns the same from the kernel. */
+	crash_and_relaunch(&b);
+	third = ask_ok(b.socket_path, true, false);
+	assert_got(&third, 0, "198.18.64.17/30");
+	close(given.fd);
+	close(first.fd);
+	close(second.fd);
+	close(third.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 /* Sends SIGHUP and waits until the broker says it reloaded. */
 static void
 reload(struct testlib_broker *b, const char *config)
@@ -568,6 +613,7 @@ main(void)
 	tcase_add_test(tc, exhausted_pool_is_refused_cleanly);
 	tcase_add_test(tc, rule_without_pool_refuses);
 	tcase_add_test(tc, reload_keeps_subnets_of_changed_pools);
+	tcase_add_test(tc, requested_addresses_and_peers_hold_subnets);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }

@@ -289,7 +289,8 @@ struct pool_addresses {
 /*
  * Takes a subnet for ifindex from the pools of the granting rule for each
  * family the request asks an auto-address of, and holds the pool subnets
- * any requested address lies in, so no later auto-address overlaps them.
+ * any requested address or the peer lies in, so that no later
+ * auto-address overlaps them.
  * On failure whatever was taken stays recorded under ifindex: the caller
  * releases it with the device.
  */
@@ -322,6 +323,10 @@ take_pool_addresses(struct broker *b, const struct policy_rule *rule,
 			    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX),
 			    strerror(-r));
 	}
+	/* The peer is routed through the device: its subnet is taken too. */
+	if (req->has_peer && (r = pool_alloc_hold(pa, ifindex,
+	    &req->peer)) != 0)
+		return tb_error_set(err, r, "recording peer: %s", strerror(-r));
 	return 0;
 }
 

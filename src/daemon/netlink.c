@@ -614,10 +614,13 @@ netlink_get_link_by_name(struct netlink *nl, const char *name,
 	    link, err);
 }
 
-/* Reads an RTM_NEWADDR message: its ifindex and local address. */
+/*
+ * Reads an RTM_NEWADDR message: its ifindex, local address and, for a
+ * point-to-point address, the peer (*has_peer).
+ */
 static int
 netlink_parse_address(const struct nlmsghdr *msg, unsigned *ifindex,
-    struct tb_addr *addr)
+    struct tb_addr *addr, struct tb_addr *peer, bool *has_peer)
 {
 	const struct ifaddrmsg *ifa;
 	const struct nlattr *attr, *local = NULL, *address = NULL;
@@ -646,6 +649,11 @@ netlink_parse_address(const struct nlmsghdr *msg, unsigned *ifindex,
 	addr->family = ifa->ifa_family;
 	addr->prefixlen = ifa->ifa_prefixlen;
 	memcpy(addr->addr, mnl_attr_get_payload(local), len);
+	*peer = *addr;
+	*has_peer = address != NULL && address != local &&
+	    memcmp(mnl_attr_get_payload(address), addr->addr, len) != 0;
+	if (*has_peer)
+		memcpy(peer->addr, mnl_attr_get_payload(address), len);
 	*ifindex = ifa->ifa_index;
 	return 0;
 }
@@ -659,7 +667,8 @@ netlink_dump_addresses(struct netlink *nl,
 	const char *extack;
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
-	struct tb_addr addr;
+	struct tb_addr addr, peer;
+	bool has_peer;
 	unsigned ifindex;
 	uint32_t seq;
 	ssize_t n;
@@ -695,8 +704,11 @@ netlink_dump_addresses(struct netlink *nl,
 				if (rc == 0)
 					rc = 1;
 			} else if (stop == 0 && netlink_parse_address(msg,
-			    &ifindex, &addr) == 0)
+			    &ifindex, &addr, &peer, &has_peer) == 0) {
 				stop = fn(ifindex, &addr, arg);
+				if (stop == 0 && has_peer)
+					stop = fn(ifindex, &peer, arg);
+			}
 		}
 	}
 	if (rc < 0)

@@ -128,8 +128,9 @@ int netlink_dump_links(struct netlink *nl,
 /*
  * Dumps every IPv4 and IPv6 address of the namespace (RTM_GETADDR) and
  * calls fn with each one's ifindex and local address (IFA_LOCAL, else
- * IFA_ADDRESS) with its prefix length; fn returning non-zero stops the
- * dump with that value, as netlink_dump_links() does.
+ * IFA_ADDRESS) with its prefix length, and for a point-to-point one again
+ * with the peer (IFA_ADDRESS); fn returning non-zero stops the dump with
+ * that value, as netlink_dump_links() does.
  */
 int netlink_dump_addresses(struct netlink *nl,
     int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),

@@ -383,6 +383,9 @@ pool_alloc_release(struct pool_alloc *pa, unsigned ifindex)
 	while (end < pa->nholdings && pa->holdings[end].ifindex == ifindex)
 		holding_apply(pa->pools, pa->npools, &pa->holdings[end++],
 		    false);
+	/* Most devices hold nothing, and holdings may not exist at all. */
+	if (end == first)
+		return;
 	memmove(&pa->holdings[first], &pa->holdings[end],
 	    (pa->nholdings - end) * sizeof(pa->holdings[0]));
 	pa->nholdings -= end - first;
