@@ -141,7 +141,13 @@ fuzz_create(const struct tb_msg *msg)
 	if (req.has_peer)
 		check_addr(&req.peer);
 
-	reparse(&b, tb_encode_create(&b, msg->hdr.seq, &req), 0, &msg2);
+	check(req.nroutes == msg->count[TB_ATTR_ROUTE]);
+	check(req.queues <= TB_MAX_QUEUES);
+	check((req.offload & ~TB_OFFLOAD_ALL) == 0);
+	check(req.has_netns == (msg->nfds == 1));
+
+	reparse(&b, tb_encode_create(&b, msg->hdr.seq, &req), msg->nfds,
+	    &msg2);
 	memset(&again, 0xa5, sizeof(again));
 	r = tb_decode_create(&msg2, &again, &err);
 	if (r != 0) {
@@ -157,6 +163,18 @@ fuzz_create(const struct tb_msg *msg)
 	if (req.has_peer)
 		check(addrs_equal(&again.peer, &req.peer, 1));
 	check(again.mtu == req.mtu);
+	check(again.has_mac == req.has_mac &&
+	    (!req.has_mac || memcmp(again.mac, req.mac, TB_MAC_LEN) == 0));
+	check(again.nroutes == req.nroutes && (req.nroutes == 0 ||
+	    memcmp(again.routes, req.routes,
+	    req.nroutes * sizeof(req.routes[0])) == 0));
+	check(strcmp(again.bridge, req.bridge) == 0);
+	check(again.queues == req.queues && again.vnet_hdr == req.vnet_hdr &&
+	    again.offload == req.offload &&
+	    again.txqueuelen == req.txqueuelen);
+	check(again.has_netns == req.has_netns &&
+	    again.auto_inet == req.auto_inet &&
+	    again.auto_inet6 == req.auto_inet6);
 	tb_builder_release(&b);
 }
 
@@ -200,6 +218,18 @@ fuzz_created(const struct tb_msg *msg)
 	if (rep.has_peer)
 		check(addrs_equal(&again.peer, &rep.peer, 1));
 	check(again.fd_count == rep.fd_count);
+	check(again.device_type == rep.device_type);
+	check(again.has_mac == rep.has_mac &&
+	    (!rep.has_mac || memcmp(again.mac, rep.mac, TB_MAC_LEN) == 0));
+	check(again.nroutes == rep.nroutes && (rep.nroutes == 0 ||
+	    memcmp(again.routes, rep.routes,
+	    rep.nroutes * sizeof(rep.routes[0])) == 0));
+	check(strcmp(again.bridge, rep.bridge) == 0);
+	check(again.queues == rep.queues && again.vnet_hdr == rep.vnet_hdr &&
+	    again.offload == rep.offload &&
+	    again.txqueuelen == rep.txqueuelen);
+	check(again.has_netns == rep.has_netns && (!rep.has_netns ||
+	    memcmp(&again.netns, &rep.netns, sizeof(rep.netns)) == 0));
 	tb_builder_release(&b);
 }
 

@@ -134,6 +134,26 @@ create_messages(void)
 		exit(1);
 	write_built("create-tap-64-addrs", 0, &b);
 
+	/* Every device option at once, and the namespace descriptor. */
+	memset(&req, 0, sizeof(req));
+	req.device_type = TB_DEVICE_TAP;
+	req.has_mac = true;
+	memcpy(req.mac, "\x02\x00\x5e\x10\x00\x01", TB_MAC_LEN);
+	req.routes[0].dst = addr(AF_INET, "0.0.0.0", 0);
+	req.routes[1].dst = addr(AF_INET6, "2001:db8:5::", 48);
+	req.routes[1].metric = 7;
+	req.nroutes = 2;
+	snprintf(req.bridge, sizeof(req.bridge), "br0");
+	req.queues = 4;
+	req.vnet_hdr = TB_VNET_HDR_SIZE_MRG;
+	req.offload = TB_OFFLOAD_CSUM | TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
+	req.txqueuelen = 1000;
+	req.has_netns = true;
+	req.auto_inet = req.auto_inet6 = true;
+	if (tb_encode_create(&b, 4, &req) != 0)
+		exit(1);
+	write_built("create-options-netns", 1, &b);
+
 	/* One rule broken at a time. */
 	start(&b, TB_MSG_CREATE);
 	for (i = 0; i <= TB_MAX_ADDRESSES; i++)
@@ -224,6 +244,23 @@ reply_messages(void)
 	if (tb_encode_created(&b, 2, &created) != 0)
 		exit(1);
 	write_built("created-4-queues", 4, &b);
+	created.device_type = TB_DEVICE_TAP;
+	created.has_mac = true;
+	memcpy(created.mac, "\x02\x00\x5e\x10\x00\x01", TB_MAC_LEN);
+	created.routes[0].dst = addr(AF_INET, "198.18.8.0", 24);
+	created.routes[0].metric = 7;
+	created.nroutes = 1;
+	snprintf(created.bridge, sizeof(created.bridge), "br0");
+	created.queues = 4;
+	created.vnet_hdr = TB_VNET_HDR_SIZE;
+	created.offload = TB_OFFLOAD_CSUM;
+	created.txqueuelen = 500;
+	created.has_netns = true;
+	created.netns.dev = 4;
+	created.netns.ino = 4026531840u;
+	if (tb_encode_created(&b, 2, &created) != 0)
+		exit(1);
+	write_built("created-tap-options", 4, &b);
 	start(&b, TB_MSG_CREATED);
 	tb_builder_put_string(&b, TB_ATTR_IFNAME, "tb0");
 	write_built("bad-created-missing", 0, &b);

@@ -67,6 +67,9 @@ netinfo_parse_linkinfo(const struct nlattr *linkinfo, struct netinfo_link *l)
 			if (strcmp(l->kind, "tun") != 0)
 				break;
 			mnl_attr_for_each_nested(d, a) {
+				if (mnl_attr_get_type(d) == IFLA_TUN_TYPE &&
+				    mnl_attr_validate(d, MNL_TYPE_U8) == 0)
+					l->tun_type = mnl_attr_get_u8(d);
 				if (mnl_attr_validate(d, MNL_TYPE_U32) != 0)
 					continue;
 				if (mnl_attr_get_type(d) == IFLA_TUN_OWNER) {
@@ -105,6 +108,21 @@ netinfo_link_cb(const struct nlmsghdr *nlh, void *data)
 		case IFLA_MTU:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 				l->mtu = mnl_attr_get_u32(a);
+			break;
+		case IFLA_MASTER:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				l->master = mnl_attr_get_u32(a);
+			break;
+		case IFLA_TXQLEN:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				l->txqueuelen = mnl_attr_get_u32(a);
+			break;
+		case IFLA_ADDRESS:
+			if (mnl_attr_get_payload_len(a) == sizeof(l->mac)) {
+				memcpy(l->mac, mnl_attr_get_payload(a),
+				    sizeof(l->mac));
+				l->has_mac = true;
+			}
 			break;
 		case IFLA_LINKINFO:
 			netinfo_parse_linkinfo(a, l);
@@ -167,8 +185,10 @@ netinfo_addr_cb(const struct nlmsghdr *nlh, void *data)
 	    ifa->ifa_prefixlen))
 		return MNL_CB_OK;
 	if (ifa->ifa_family == AF_INET6 && addr.local.addr[0] == 0xfe &&
-	    (addr.local.addr[1] & 0xc0) == 0x80)
+	    (addr.local.addr[1] & 0xc0) == 0x80) {
+		l->nlinklocal++;
 		return MNL_CB_OK;
+	}
 	if (address != NULL && (mnl_attr_get_payload_len(address) !=
 	    mnl_attr_get_payload_len(local) ||
 	    memcmp(mnl_attr_get_payload(address), mnl_attr_get_payload(local),
@@ -184,6 +204,191 @@ netinfo_addr_cb(const struct nlmsghdr *nlh, void *data)
 	l->addrs[l->naddrs] = addr;
 	l->naddrs++;
 	return MNL_CB_OK;
+}
+
+/* A query with its socket bound, or NULL with errno set. */
+static struct netinfo_query *
+netinfo_open(void)
+{
+	struct netinfo_query *q;
+	int saved;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return NULL;
+	if ((q->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL)
+		goto fail;
+	if (mnl_socket_bind(q->sock, 0, MNL_SOCKET_AUTOPID) == -1)
+		goto fail;
+	q->portid = mnl_socket_get_portid(q->sock);
+	return q;
+fail:
+	saved = errno;
+	if (q->sock != NULL)
+		mnl_socket_close(q->sock);
+	free(q);
+	errno = saved;
+	return NULL;
+}
+
+static void
+netinfo_close(struct netinfo_query *q)
+{
+	mnl_socket_close(q->sock);
+	free(q);
+}
+
+struct netinfo_route_dump {
+	unsigned ifindex;
+	struct netinfo_route *out;
+	size_t max, n;
+	int rc;
+};
+
+static int
+netinfo_route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct netinfo_route_dump *dump = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *dst = NULL;
+	struct netinfo_route r;
+	unsigned table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
+	    rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	memset(&r, 0, sizeof(r));
+	table = rtm->rtm_table;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
+		    mnl_attr_get_type(a) == RTA_OIF)
+			r.oif = mnl_attr_get_u32(a);
+		else if (mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
+		    mnl_attr_get_type(a) == RTA_PRIORITY)
+			r.metric = mnl_attr_get_u32(a);
+		else if (mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
+		    mnl_attr_get_type(a) == RTA_TABLE)
+			table = mnl_attr_get_u32(a);
+		else if (mnl_attr_get_type(a) == RTA_DST)
+			dst = a;
+	}
+	if (table != RT_TABLE_MAIN ||
+	    (dump->ifindex != 0 && r.oif != dump->ifindex))
+		return MNL_CB_OK;
+	r.protocol = rtm->rtm_protocol;
+	r.dst.family = rtm->rtm_family;
+	r.dst.prefixlen = rtm->rtm_dst_len;
+	if (dst != NULL && !netinfo_put_addr(&r.dst, dst, rtm->rtm_family,
+	    rtm->rtm_dst_len))
+		return MNL_CB_OK;
+	if (dump->n == dump->max) {
+		dump->rc = -E2BIG;
+		return MNL_CB_OK;
+	}
+	dump->out[dump->n++] = r;
+	return MNL_CB_OK;
+}
+
+int
+netinfo_routes(unsigned ifindex, struct netinfo_route *out, size_t max,
+    size_t *n)
+{
+	struct netinfo_route_dump dump = { .ifindex = ifindex, .out = out,
+	    .max = max };
+	struct netinfo_query *q;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int rc;
+
+	*n = 0;
+	if ((q = netinfo_open()) == NULL)
+		return -errno;
+	nlh = mnl_nlmsg_put_header(q->buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_UNSPEC;
+	rc = netinfo_talk(q, nlh, netinfo_route_cb, &dump);
+	netinfo_close(q);
+	*n = dump.n;
+	return rc != 0 ? rc : dump.rc;
+}
+
+/* Sends the RTM_NEWLINK in q->buf with an ack. */
+static int
+netinfo_newlink(struct netinfo_query *q, struct nlmsghdr *nlh)
+{
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	return netinfo_talk(q, nlh, NULL, NULL);
+}
+
+int
+netinfo_add_link(const char *name, const char *kind, const char *peer)
+{
+	struct netinfo_query *q;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nlattr *info, *data, *peer_attr;
+	int rc;
+
+	if ((q = netinfo_open()) == NULL)
+		return -errno;
+	nlh = mnl_nlmsg_put_header(q->buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+	if (peer != NULL) {
+		/* VETH_INFO_PEER (1): an ifinfomsg, then the peer's name. */
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		peer_attr = mnl_attr_nest_start(nlh, 1);
+		ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+		ifi->ifi_family = AF_UNSPEC;
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+		mnl_attr_nest_end(nlh, peer_attr);
+		mnl_attr_nest_end(nlh, data);
+	}
+	mnl_attr_nest_end(nlh, info);
+	rc = netinfo_newlink(q, nlh);
+	netinfo_close(q);
+	return rc;
+}
+
+int
+netinfo_set_link(const char *name, unsigned mtu, const char *master,
+    bool up)
+{
+	struct netinfo_query *q;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	unsigned master_index = 0;
+	int rc;
+
+	if (master != NULL && (master_index = if_nametoindex(master)) == 0)
+		return -errno;
+	if ((q = netinfo_open()) == NULL)
+		return -errno;
+	nlh = mnl_nlmsg_put_header(q->buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	if (up) {
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (mtu != 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if (master_index != 0)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, master_index);
+	rc = netinfo_newlink(q, nlh);
+	netinfo_close(q);
+	return rc;
 }
 
 int

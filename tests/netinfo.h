@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "protocol.h"
 
@@ -30,10 +31,16 @@ struct netinfo_link {
 	unsigned mtu;
 	unsigned flags;		/* IFF_*, including IFF_LOWER_UP etc. */
 	char kind[16];		/* IFLA_INFO_KIND ("tun"), "" if none */
+	int tun_type;		/* IFLA_TUN_TYPE: IFF_TUN or IFF_TAP; 0 */
+	bool has_mac;		/* IFLA_ADDRESS of 6 bytes */
+	uint8_t mac[6];
+	unsigned master;	/* IFLA_MASTER: a bridge's ifindex; 0 */
+	unsigned txqueuelen;	/* IFLA_TXQLEN */
 	bool has_owner;		/* a TUN/TAP device with an owner */
 	unsigned owner;
 	bool has_group;		/* a TUN/TAP device with a group */
 	unsigned group;
+	size_t nlinklocal;	/* IPv6 link-local (fe80::/10) addresses */
 	size_t naddrs;		/* IPv4 and IPv6, without fe80::/10 */
 	struct netinfo_addr addrs[NETINFO_ADDRS_MAX];
 };
@@ -44,5 +51,36 @@ struct netinfo_link {
  * NETINFO_ADDRS_MAX addresses, or another negative errno.
  */
 int netinfo_link_by_name(const char *name, struct netinfo_link *out);
+
+/* A route of the main table, as RTM_GETROUTE reports it. */
+struct netinfo_route {
+	struct tb_addr dst;	/* 0.0.0.0/0 or ::/0 for a default route */
+	unsigned oif;		/* RTA_OIF; 0 if none */
+	unsigned metric;	/* RTA_PRIORITY; 0 if none */
+	unsigned protocol;	/* rtm_protocol: RTPROT_STATIC, _KERNEL... */
+};
+
+#define NETINFO_ROUTES_MAX	64
+
+/*
+ * Fills out with the unicast routes of the main table (IPv4 and IPv6)
+ * through ifindex, or through any link when ifindex is 0; *n is their
+ * number.  Returns 0, -E2BIG past NETINFO_ROUTES_MAX, or a negative errno.
+ */
+int netinfo_routes(unsigned ifindex, struct netinfo_route *out, size_t max,
+    size_t *n);
+
+/*
+ * Creates a link of kind ("bridge", "dummy", "veth") called name, with a
+ * peer called peer for a veth (NULL otherwise); 0 or a negative errno.
+ */
+int netinfo_add_link(const char *name, const char *kind, const char *peer);
+
+/*
+ * Sets the link called name: its MTU (0: unchanged), its master (the link
+ * called master; NULL: unchanged) and IFF_UP when up.
+ */
+int netinfo_set_link(const char *name, unsigned mtu, const char *master,
+    bool up);
 
 #endif /* TUNBROKER_NETINFO_H */

@@ -106,6 +106,7 @@ enum script {
 	ANSWER_CREATED_FD_MISMATCH,
 	ANSWER_CREATED_TWO_FDS,
 	ANSWER_PONG_TO_CREATE,
+	ANSWER_ECHO_CREATE,	/* CREATED with the device options asked for */
 };
 
 struct scripted_broker {
@@ -113,6 +114,37 @@ struct scripted_broker {
 	char *path;
 	pid_t pid;
 };
+
+/*
+ * Answers a CREATE with a CREATED that reports the type, MAC, routes,
+ * bridge, MTU and transmit queue length it asked for, so a test sees what
+ * the library sent.
+ */
+static void
+echo_create(int fd, const struct tb_msg *msg, int devfd)
+{
+	static struct tb_create_request req;
+	static struct tb_created_reply rep;
+	struct tb_builder b;
+
+	if (tb_decode_create(msg, &req, NULL) != 0)
+		_exit(5);
+	snprintf(rep.name, sizeof(rep.name), "tap7");
+	rep.ifindex = 7;
+	rep.fd_count = 1;
+	rep.device_type = req.device_type;
+	rep.mtu = req.mtu != 0 ? req.mtu : 1500;
+	rep.has_mac = req.has_mac;
+	memcpy(rep.mac, req.mac, sizeof(rep.mac));
+	rep.nroutes = req.nroutes;
+	memcpy(rep.routes, req.routes, sizeof(rep.routes));
+	memcpy(rep.bridge, req.bridge, sizeof(rep.bridge));
+	rep.txqueuelen = req.txqueuelen;
+	if (tb_encode_created(&b, msg->hdr.seq, &rep) != 0 ||
+	    tb_send(fd, b.buf, b.len, &devfd, 1) != 0)
+		_exit(6);
+	tb_builder_release(&b);
+}
 
 /* Answers one request on fd as the script says. */
 static void
@@ -164,6 +196,9 @@ play(int fd, enum script script)
 		tb_encode_simple(&b, TB_MSG_PONG, msg.hdr.seq);
 		tb_send(fd, b.buf, b.len, NULL, 0);
 		break;
+	case ANSWER_ECHO_CREATE:
+		echo_create(fd, &msg, pipefd[0]);
+		return;
 	}
 	tb_builder_release(&b);
 }
@@ -273,6 +308,141 @@ START_TEST(bad_replies_are_errors_without_leaks)
 }
 END_TEST
 
+START_TEST(builder_checks_device_options)
+{
+	struct tunclient_request *req;
+	struct tunclient_lease *lease;
+	struct tunclient_conn *conn;
+	struct scripted_broker sb;
+	char text[64], route[64];
+	unsigned metric;
+	int i;
+
+	ck_assert_int_eq(tunclient_request_new(&req), 0);
+	ck_assert_int_eq(tunclient_request_set_type(req, TUNCLIENT_TAP), 0);
+
+	/* MAC: six bytes of text, unicast, not all zero. */
+	ck_assert_int_eq(tunclient_request_set_mac(req, "02:00:5e:10:00:01"),
+	    0);
+	ck_assert_int_eq(tunclient_request_set_mac(req, "02:00:5e:10:00"),
+	    -EINVAL);
+	ck_assert_ptr_nonnull(strstr(tunclient_request_error(req),
+	    "\"02:00:5e:10:00\" is not six hex bytes"));
+	ck_assert_int_eq(tunclient_request_set_mac(req,
+	    "02:00:5e:10:00:01:02"), -EINVAL);
+	ck_assert_int_eq(tunclient_request_set_mac(req, "02-00-5e-10-00-01"),
+	    -EINVAL);
+	ck_assert_int_eq(tunclient_request_set_mac(req, "g2:00:5e:10:00:01"),
+	    -EINVAL);
+	/* A refused address leaves the one set before. */
+	ck_assert_int_eq(tunclient_request_set_mac(req, "03:00:5e:99:99:99"),
+	    -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "mac 03:00:5e:99:99:99 is a multicast address");
+	ck_assert_int_eq(tunclient_request_set_mac(req, "00:00:00:00:00:00"),
+	    -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "mac 00:00:00:00:00:00 is all zero");
+
+	/* Routes: networks with a prefix length; up to 64. */
+	ck_assert_int_eq(tunclient_request_add_route(req, "198.18.4.1/24", 0),
+	    -EINVAL);
+	ck_assert_ptr_nonnull(strstr(tunclient_request_error(req),
+	    "198.18.4.1/24 has host bits set"));
+	ck_assert_int_eq(tunclient_request_add_route(req, "198.18.4.0", 0),
+	    -EINVAL);
+	ck_assert_int_eq(tunclient_request_add_route(req, "198.18.4.0/33", 0),
+	    -EINVAL);
+	ck_assert_int_eq(tunclient_request_add_route(req, "2001:db8::/129", 0),
+	    -EINVAL);
+	ck_assert_int_eq(tunclient_request_add_route(req, "default", 0),
+	    -EINVAL);
+	ck_assert_int_eq(tunclient_request_add_route(req, "198.18.4.0/24", 10),
+	    0);
+	ck_assert_int_eq(tunclient_request_add_route(req, "::/0", 4000000000u),
+	    0);
+	for (i = 2; i < TUNCLIENT_MAX_ROUTES; i++) {
+		snprintf(route, sizeof(route), "198.18.%d.0/24", i + 8);
+		ck_assert_int_eq(tunclient_request_add_route(req, route, 0), 0);
+	}
+	ck_assert_int_eq(tunclient_request_add_route(req, "0.0.0.0/0", 0),
+	    -E2BIG);
+	ck_assert_ptr_nonnull(strstr(tunclient_request_error(req),
+	    "at most 64 routes"));
+
+	/* Bridge: an interface name. */
+	ck_assert_int_eq(tunclient_request_set_bridge(req, ""), -EINVAL);
+	ck_assert_int_eq(tunclient_request_set_bridge(req,
+	    "a-bridge-too-long"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(tunclient_request_error(req),
+	    "a-bridge-too-long"));
+	ck_assert_int_eq(tunclient_request_set_bridge(req, "br0"), 0);
+
+	/* Transmit queue length: 1 to 65536. */
+	ck_assert_int_eq(tunclient_request_set_txqueuelen(req, 0), -EINVAL);
+	ck_assert_int_eq(tunclient_request_set_txqueuelen(req, 65537),
+	    -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "txqueuelen 65537 is outside 1 to 65536");
+	ck_assert_int_eq(tunclient_request_set_txqueuelen(req, 65536), 0);
+
+	/* What goes on the wire is what the successful calls set. */
+	scripted_start(&sb, ANSWER_ECHO_CREATE);
+	ck_assert_int_eq(tunclient_connect(sb.path, &conn), 0);
+	ck_assert_msg(tunclient_request(conn, req, &lease) == 0, "%s",
+	    tunclient_conn_error(conn));
+	ck_assert_int_eq(tunclient_lease_type(lease), TUNCLIENT_TAP);
+	ck_assert_int_eq(tunclient_lease_mac(lease, text, sizeof(text)), 0);
+	ck_assert_str_eq(text, "02:00:5e:10:00:01");
+	ck_assert_int_eq(tunclient_lease_mac(lease, text, 17), -ENOSPC);
+	ck_assert_uint_eq(tunclient_lease_route_count(lease),
+	    TUNCLIENT_MAX_ROUTES);
+	ck_assert_int_eq(tunclient_lease_route(lease, 0, route, sizeof(route),
+	    &metric), 0);
+	ck_assert_str_eq(route, "198.18.4.0/24");
+	ck_assert_uint_eq(metric, 10);
+	ck_assert_int_eq(tunclient_lease_route(lease, 1, route, sizeof(route),
+	    NULL), 0);
+	ck_assert_str_eq(route, "::/0");
+	ck_assert_int_eq(tunclient_lease_route(lease, 1, route, sizeof(route),
+	    &metric), 0);
+	ck_assert_uint_eq(metric, 4000000000u);
+	ck_assert_int_eq(tunclient_lease_route(lease, TUNCLIENT_MAX_ROUTES,
+	    route, sizeof(route), &metric), -ERANGE);
+	ck_assert_str_eq(tunclient_lease_bridge(lease), "br0");
+	ck_assert_uint_eq(tunclient_lease_txqueuelen(lease), 65536);
+	tunclient_lease_free(lease);
+	tunclient_close(conn);
+	scripted_stop(&sb);
+	tunclient_request_free(req);
+}
+END_TEST
+
+START_TEST(tun_lease_has_no_mac_or_bridge)
+{
+	struct tunclient_request *req;
+	struct tunclient_lease *lease;
+	struct tunclient_conn *conn;
+	struct scripted_broker sb;
+	char text[64];
+
+	ck_assert_int_eq(tunclient_request_new(&req), 0);
+	scripted_start(&sb, ANSWER_ECHO_CREATE);
+	ck_assert_int_eq(tunclient_connect(sb.path, &conn), 0);
+	ck_assert_int_eq(tunclient_request(conn, req, &lease), 0);
+	ck_assert_int_eq(tunclient_lease_type(lease), TUNCLIENT_TUN);
+	ck_assert_int_eq(tunclient_lease_mac(lease, text, sizeof(text)),
+	    -ENOENT);
+	ck_assert_ptr_null(tunclient_lease_bridge(lease));
+	ck_assert_uint_eq(tunclient_lease_route_count(lease), 0);
+	ck_assert_uint_eq(tunclient_lease_txqueuelen(lease), 0);
+	tunclient_lease_free(lease);
+	tunclient_close(conn);
+	scripted_stop(&sb);
+	tunclient_request_free(req);
+}
+END_TEST
+
 START_TEST(broker_gone_is_connreset)
 {
 	struct scripted_broker sb;
@@ -354,6 +524,8 @@ main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, builder_checks_each_value);
 	tcase_add_test(tc, connect_errors);
+	tcase_add_test(tc, builder_checks_device_options);
+	tcase_add_test(tc, tun_lease_has_no_mac_or_bridge);
 	tcase_add_test(tc, bad_replies_are_errors_without_leaks);
 	tcase_add_test(tc, broker_gone_is_connreset);
 	tcase_add_test(tc, lease_owns_fds_until_taken);

@@ -999,6 +999,203 @@ START_TEST(test_roundtrip_created)
 }
 END_TEST
 
+/* The TAP, MAC, route, bridge and txqueuelen attributes survive a trip. */
+START_TEST(test_roundtrip_device_options)
+{
+	static const uint8_t mac[TB_MAC_LEN] = { 0x02, 0x00, 0x5e, 0x10, 0x00,
+	    0x01 };
+	struct tb_create_request in, out;
+	struct tb_created_reply rin, rout;
+	struct tb_builder b;
+	struct tb_error err;
+	struct tb_msg msg;
+	size_t i;
+
+	memset(&in, 0, sizeof(in));
+	in.device_type = TB_DEVICE_TAP;
+	memcpy(in.mac, mac, sizeof(mac));
+	in.has_mac = true;
+	in.routes[0] = (struct tb_route){ addr_v4(198, 18, 4, 0, 24), 10 };
+	in.routes[1] = (struct tb_route){ addr_v4(0, 0, 0, 0, 0), 0 };
+	in.routes[2] = (struct tb_route){ addr_v6(0, 48), 4000000000u };
+	memset(&in.routes[3], 0, sizeof(in.routes[3]));
+	in.routes[3].dst.family = AF_INET6;	/* ::/0 */
+	in.nroutes = 4;
+	strcpy(in.bridge, "abcdefghijklmno");
+	in.txqueuelen = 65536;
+	ck_assert_int_eq(tb_encode_create(&b, 5, &in), 0);
+	parse_ok(&msg, b.buf, b.len, 0);
+	ck_assert_uint_eq(msg.count[TB_ATTR_ROUTE], 4);
+	ck_assert_int_eq(tb_decode_create(&msg, &out, &err), 0);
+	ck_assert_uint_eq(out.device_type, TB_DEVICE_TAP);
+	ck_assert(out.has_mac);
+	ck_assert_mem_eq(out.mac, mac, sizeof(mac));
+	ck_assert_uint_eq(out.nroutes, 4);
+	for (i = 0; i < 4; i++) {
+		assert_addr_eq(&out.routes[i].dst, &in.routes[i].dst);
+		ck_assert_uint_eq(out.routes[i].metric, in.routes[i].metric);
+	}
+	ck_assert_str_eq(out.bridge, "abcdefghijklmno");
+	ck_assert_uint_eq(out.txqueuelen, 65536);
+	tb_builder_release(&b);
+
+	/* The reply carries the same, and the device type. */
+	memset(&rin, 0, sizeof(rin));
+	strcpy(rin.name, "tap0");
+	rin.ifindex = 3;
+	rin.mtu = 1400;
+	rin.fd_count = 1;
+	rin.device_type = TB_DEVICE_TAP;
+	memcpy(rin.mac, mac, sizeof(mac));
+	rin.has_mac = true;
+	memcpy(rin.routes, in.routes, sizeof(rin.routes));
+	rin.nroutes = 4;
+	strcpy(rin.bridge, "br0");
+	rin.txqueuelen = 1000;
+	ck_assert_int_eq(tb_encode_created(&b, 6, &rin), 0);
+	parse_ok(&msg, b.buf, b.len, 1);
+	ck_assert_int_eq(tb_decode_created(&msg, &rout, &err), 0);
+	ck_assert_uint_eq(rout.device_type, TB_DEVICE_TAP);
+	ck_assert(rout.has_mac);
+	ck_assert_mem_eq(rout.mac, mac, sizeof(mac));
+	ck_assert_uint_eq(rout.nroutes, 4);
+	for (i = 0; i < 4; i++) {
+		assert_addr_eq(&rout.routes[i].dst, &rin.routes[i].dst);
+		ck_assert_uint_eq(rout.routes[i].metric, rin.routes[i].metric);
+	}
+	ck_assert_str_eq(rout.bridge, "br0");
+	ck_assert_uint_eq(rout.txqueuelen, 1000);
+	tb_builder_release(&b);
+
+	/* Without them, nothing of them is sent or decoded. */
+	memset(&in, 0, sizeof(in));
+	ck_assert_int_eq(tb_encode_create(&b, 7, &in), 0);
+	parse_ok(&msg, b.buf, b.len, 0);
+	ck_assert(!tb_msg_has(&msg, TB_ATTR_MAC));
+	ck_assert(!tb_msg_has(&msg, TB_ATTR_ROUTE));
+	ck_assert(!tb_msg_has(&msg, TB_ATTR_BRIDGE));
+	ck_assert(!tb_msg_has(&msg, TB_ATTR_TXQUEUELEN));
+	ck_assert_int_eq(tb_decode_create(&msg, &out, &err), 0);
+	ck_assert(!out.has_mac);
+	ck_assert_uint_eq(out.nroutes, 0);
+	ck_assert_str_eq(out.bridge, "");
+	ck_assert_uint_eq(out.txqueuelen, 0);
+	tb_builder_release(&b);
+}
+END_TEST
+
+/* Writes into r a CREATE holding one raw attribute. */
+static void
+create_with_attr(struct raw *r, uint16_t type, const void *payload,
+    size_t len)
+{
+	raw_header(r, TB_MSG_CREATE);
+	raw_attr(r, type, payload, len);
+	raw_seal(r);
+}
+
+/* Parses r and decodes it as CREATE; returns the decoder's answer. */
+static int
+decode_raw_create(struct raw *r, struct tb_error *err)
+{
+	static struct tb_create_request req;
+	struct tb_msg msg;
+
+	parse_ok(&msg, r->buf, r->len, 0);
+	memset(err, 0, sizeof(*err));
+	return tb_decode_create(&msg, &req, err);
+}
+
+START_TEST(test_device_options_checked)
+{
+	struct tb_route route = { addr_v4(198, 18, 4, 0, 24), 1 };
+	uint8_t seven[7] = { 2, 0, 0x5e, 0x10, 0, 1, 0 };
+	struct tb_error err;
+	struct raw r;
+	int i;
+
+	/* MAC: exactly six bytes, once. */
+	create_with_attr(&r, TB_ATTR_MAC, seven, 5);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_ATTR_SIZE, "mac");
+	create_with_attr(&r, TB_ATTR_MAC, seven, 7);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_ATTR_SIZE,
+	    "has 7 bytes, not 6");
+	raw_header(&r, TB_MSG_CREATE);
+	raw_attr(&r, TB_ATTR_MAC, seven, 6);
+	raw_attr(&r, TB_ATTR_MAC, seven, 6);
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_REPEATED, "mac");
+
+	/* Route: a struct tb_route holding a valid prefix. */
+	create_with_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route) - 4);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_ATTR_SIZE, "route");
+	route.dst.prefixlen = 33;
+	create_with_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route));
+	ck_assert_raw_rejected(&r, 0, -EINVAL, TB_DECODE_BAD_VALUE,
+	    "invalid prefix (family 2, prefix length 33)");
+	route.dst.prefixlen = 24;
+	route.dst.family = 7;
+	create_with_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route));
+	ck_assert_raw_rejected(&r, 0, -EINVAL, TB_DECODE_BAD_VALUE,
+	    "invalid prefix");
+	route.dst.family = AF_INET;
+	route.dst.reserved[1] = 1;
+	create_with_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route));
+	ck_assert_raw_rejected(&r, 0, -EINVAL, TB_DECODE_BAD_VALUE, "route");
+	route.dst.reserved[1] = 0;
+	route.dst.addr[4] = 1;	/* past an IPv4 address */
+	create_with_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route));
+	ck_assert_raw_rejected(&r, 0, -EINVAL, TB_DECODE_BAD_VALUE, "route");
+	route.dst.addr[4] = 0;
+
+	/* At most TB_MAX_ROUTES of them. */
+	raw_header(&r, TB_MSG_CREATE);
+	for (i = 0; i < TB_MAX_ROUTES; i++)
+		raw_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route));
+	raw_seal(&r);
+	ck_assert_int_eq(decode_raw_create(&r, &err), 0);
+	raw_header(&r, TB_MSG_CREATE);
+	for (i = 0; i <= TB_MAX_ROUTES; i++)
+		raw_attr(&r, TB_ATTR_ROUTE, &route, sizeof(route));
+	raw_seal(&r);
+	ck_assert_raw_rejected(&r, 0, -E2BIG, TB_DECODE_BAD_VALUE,
+	    "more than 64 route");
+
+	/* Bridge: a name, neither empty nor longer than IFNAMSIZ allows. */
+	create_with_attr(&r, TB_ATTR_BRIDGE, "", 1);
+	ck_assert_int_eq(decode_raw_create(&r, &err), -EINVAL);
+	ck_assert_int_eq(err.detail, TB_DECODE_BAD_VALUE);
+	ck_assert_str_eq(err.text, "bridge is empty");
+	create_with_attr(&r, TB_ATTR_BRIDGE, "abcdefghijklmnop", 17);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_ATTR_SIZE,
+	    "bridge");
+	create_with_attr(&r, TB_ATTR_BRIDGE, "br0", 3);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_UNTERMINATED,
+	    "bridge");
+
+	/* Transmit queue length: a u32, not 0. */
+	create_with_attr(&r, TB_ATTR_TXQUEUELEN, "\1\0", 2);
+	ck_assert_raw_rejected(&r, 0, -EBADMSG, TB_DECODE_ATTR_SIZE,
+	    "txqueuelen");
+	raw_header(&r, TB_MSG_CREATE);
+	raw_attr_u32(&r, TB_ATTR_TXQUEUELEN, 0);
+	raw_seal(&r);
+	ck_assert_int_eq(decode_raw_create(&r, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "txqueuelen 0"));
+
+	/* Device type: TAP is 2, 3 is nothing. */
+	raw_header(&r, TB_MSG_CREATE);
+	raw_attr_u32(&r, TB_ATTR_DEVICE_TYPE, TB_DEVICE_TAP);
+	raw_seal(&r);
+	ck_assert_int_eq(decode_raw_create(&r, &err), 0);
+	raw_header(&r, TB_MSG_CREATE);
+	raw_attr_u32(&r, TB_ATTR_DEVICE_TYPE, 3);
+	raw_seal(&r);
+	ck_assert_int_eq(decode_raw_create(&r, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "device-type 3"));
+}
+END_TEST
+
 START_TEST(test_roundtrip_status_reply)
 {
 	struct tb_status_reply in, out;
@@ -1426,6 +1623,8 @@ codec_suite(void)
 	tcase_add_test(tc, test_roundtrip_simple);
 	tcase_add_test(tc, test_roundtrip_create);
 	tcase_add_test(tc, test_roundtrip_created);
+	tcase_add_test(tc, test_roundtrip_device_options);
+	tcase_add_test(tc, test_device_options_checked);
 	tcase_add_test(tc, test_roundtrip_status_reply);
 	tcase_add_test(tc, test_roundtrip_error);
 	tcase_add_test(tc, test_roundtrip_leases_and_release);

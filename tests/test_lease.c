@@ -362,8 +362,8 @@ START_TEST(carrier_dropped_before_last_close)
 	usleep(100 * 1000);
 	set_persist(fd);
 	close(fd);
-	ck_assert_msg(link_gone_within(name, 2500),
-	    "%s outlived its last queue", name);
+	ck_assert_msg(link_gone_within(name, 1000),
+	    "%s outlived its last queue by a second", name);
 	ck_assert(leases_become(&b, 0));
 	testlib_broker_stop(&b);
 }

@@ -473,6 +473,82 @@ START_TEST(netlink_errors)
 }
 END_TEST
 
+/* The requests of a batch all run; its end names the first failure. */
+START_TEST(netlink_batch)
+{
+	struct tb_error err = { 0 };
+	char name[TB_IFNAME_MAX];
+	struct netinfo_link link;
+	struct netlink *nl;
+	struct tb_addr a4 = addr("198.18.0.1/24"), a6 = addr("2001:db8::1/64");
+	struct netlink_link_config mtu = { .mtu = 1400 }, up = { .up = true };
+	unsigned ifindex;
+	int fd;
+
+	testlib_enter_netns();
+	fd = create_tun("tb-batch", name, &ifindex);
+	nl = open_netlink();
+	netlink_batch_begin(nl);
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex, &mtu, &err), 0);
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex, &up, &err), 0);
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a4, NULL, &err), 0);
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a4, NULL, &err), 0);
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a6, NULL, &err), 0);
+	ck_assert_int_eq(netlink_batch_end(nl, &err), -EEXIST);
+	ck_assert_msg(strstr(err.text, "adding address 198.18.0.1/24 to "
+	    "ifindex ") != NULL && strstr(err.text, "File exists") != NULL,
+	    "%s", err.text);
+	link = link_info("tb-batch");
+	ck_assert_uint_eq(link.mtu, 1400);
+	ck_assert_uint_eq(link.flags & IFF_UP, IFF_UP);
+	ck_assert_uint_eq(link.naddrs, 2);
+	ck_assert(has_addr(&link, "2001:db8::1/64", NULL));
+
+	/* An empty batch is no request; the socket is still in step. */
+	netlink_batch_begin(nl);
+	ck_assert_int_eq(netlink_batch_end(nl, &err), 0);
+	mtu.mtu = 1300;
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex, &mtu, &err), 0);
+	ck_assert_uint_eq(link_info("tb-batch").mtu, 1300);
+	netlink_close(nl);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A link told to generate no IPv6 link-local address gets none when it
+ * comes up, while one left alone gets its own.
+ */
+START_TEST(netlink_no_link_local)
+{
+	struct tb_error err = { 0 };
+	char plain[TB_IFNAME_MAX], bare[TB_IFNAME_MAX];
+	struct netlink_link_config none = { .no_ipv6_link_local = true };
+	struct netlink_link_config up = { .up = true };
+	struct netlink *nl;
+	unsigned plain_ifindex, bare_ifindex;
+	int fd_plain, fd_bare, i;
+
+	testlib_enter_netns();
+	fd_plain = create_tun("tb-plain", plain, &plain_ifindex);
+	fd_bare = create_tun("tb-bare", bare, &bare_ifindex);
+	nl = open_netlink();
+	ck_assert_msg(netlink_configure_link(nl, bare_ifindex, &none, &err) ==
+	    0, "%s", err.text);
+	ck_assert_int_eq(netlink_configure_link(nl, bare_ifindex, &up, &err),
+	    0);
+	ck_assert_int_eq(netlink_configure_link(nl, plain_ifindex, &up, &err),
+	    0);
+	for (i = 0; i < 200 && link_info("tb-plain").nlinklocal == 0; i++)
+		usleep(10 * 1000);
+	ck_assert_uint_eq(link_info("tb-plain").nlinklocal, 1);
+	ck_assert_uint_eq(link_info("tb-bare").nlinklocal, 0);
+	netlink_close(nl);
+	close(fd_plain);
+	close(fd_bare);
+}
+END_TEST
+
 START_TEST(netlink_delete)
 {
 	struct tb_error err = { 0 };
@@ -514,6 +590,8 @@ netlink_suite(void)
 	tcase_add_test(tc, netlink_peer);
 	tcase_add_test(tc, netlink_errors);
 	tcase_add_test(tc, netlink_delete);
+	tcase_add_test(tc, netlink_batch);
+	tcase_add_test(tc, netlink_no_link_local);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -272,6 +272,80 @@ START_TEST(names)
 }
 END_TEST
 
+/* A TAP asked for without a name is judged by the name it will get. */
+START_TEST(tap_default_name)
+{
+	char *patterns[] = { text("tap*") };
+	struct tb_create_request req = request("", 0);
+
+	alice_rules[0].device_types |= 1u << TB_DEVICE_TAP;
+	alice_rules[0].names = patterns;
+	alice_rules[0].nnames = 1;
+	req.device_type = TB_DEVICE_TAP;
+	expect(&alice_cfg, &alice, &req, 0, 0, NULL);
+	req.device_type = TB_DEVICE_TUN;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "name tun%d (the default) matches no names pattern " CITE
+	    " allows");
+	patterns[0] = text("tun*");
+	req.device_type = TB_DEVICE_TAP;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "name tap%d (the default) matches no names pattern " CITE
+	    " allows");
+}
+END_TEST
+
+/* Routes must lie within a prefix; bridges are exact names. */
+START_TEST(routes_and_bridges)
+{
+	struct tb_addr prefixes[] = { addr("198.18.4.0/24"),
+	    addr("2001:db8:4::/48") };
+	char *bridges[] = { text("br0"), text("br.lan") };
+	struct tb_create_request req = request("", 0);
+
+	req.device_type = TB_DEVICE_TAP;
+	alice_rules[0].device_types |= 1u << TB_DEVICE_TAP;
+	req.routes[0].dst = addr("198.18.4.128/25");
+	req.nroutes = 1;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "route 198.18.4.128/25 is outside the route prefixes " CITE
+	    " allows");
+	alice_rules[0].routes = prefixes;
+	alice_rules[0].nroutes = 2;
+	expect(&alice_cfg, &alice, &req, 0, 0, NULL);
+	req.routes[1].dst = addr("2001:db8:4:1::/64");
+	req.routes[2].dst = addr("198.18.4.0/24");
+	req.nroutes = 3;
+	expect(&alice_cfg, &alice, &req, 0, 0, NULL);
+	/* Overlapping is not lying within. */
+	req.routes[3].dst = addr("198.18.0.0/16");
+	req.nroutes = 4;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "route 198.18.0.0/16 is outside the route prefixes " CITE
+	    " allows");
+	req.routes[3].dst = addr("0.0.0.0/0");
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "route 0.0.0.0/0 is outside the route prefixes " CITE " allows");
+	req.nroutes = 0;
+
+	snprintf(req.bridge, sizeof(req.bridge), "br0");
+	alice_rules[0].nbridges = 0;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "bridge br0 is not one of the bridges " CITE " allows");
+	alice_rules[0].bridges = bridges;
+	alice_rules[0].nbridges = 2;
+	expect(&alice_cfg, &alice, &req, 0, 0, NULL);
+	snprintf(req.bridge, sizeof(req.bridge), "br.lan");
+	expect(&alice_cfg, &alice, &req, 0, 0, NULL);
+	snprintf(req.bridge, sizeof(req.bridge), "br0x");
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "bridge br0x is not one of the bridges " CITE " allows");
+	snprintf(req.bridge, sizeof(req.bridge), "brXlan");
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "bridge brXlan is not one of the bridges " CITE " allows");
+}
+END_TEST
+
 START_TEST(ipv4_range_edges)
 {
 	struct tb_addr ranges[] = { addr("198.18.0.0/16") };
@@ -655,6 +729,8 @@ main(void)
 	tcase_add_test(what, defaults_grant_a_plain_request);
 	tcase_add_test(what, device_types);
 	tcase_add_test(what, names);
+	tcase_add_test(what, tap_default_name);
+	tcase_add_test(what, routes_and_bridges);
 	tcase_add_test(what, ipv4_range_edges);
 	tcase_add_test(what, ipv6_range_edges);
 	tcase_add_test(what, every_address_and_the_peer);

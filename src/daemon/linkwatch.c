@@ -30,7 +30,7 @@ struct linkwatch {
 	struct lease_table *leases;
 	struct netlink *nl;
 	struct event *ev;
-	struct event *recheck_ev;	/* devices without carrier, each second */
+	struct event *recheck_ev;	/* devices without carrier, twice a second */
 	struct closer *closer;		/* NULL: close inline */
 	char buf[LINKWATCH_BUFFER_SIZE] __attribute__((aligned(8)));
 };
@@ -414,14 +414,18 @@ int
 linkwatch_start(struct linkwatch *lw, struct event_base *base,
     struct tb_error *err)
 {
-	const struct timeval second = { .tv_sec = 1 };
+	/*
+	 * Twice a second, so that a device whose holder dropped its carrier
+	 * before the last close still goes within a second of it.
+	 */
+	const struct timeval tick = { .tv_usec = 500 * 1000 };
 
 	lw->ev = event_new(base, mnl_socket_get_fd(lw->sock),
 	    EV_READ | EV_PERSIST, linkwatch_read, lw);
 	lw->recheck_ev = event_new(base, -1, EV_PERSIST, linkwatch_recheck,
 	    lw);
 	if (lw->ev == NULL || event_add(lw->ev, NULL) != 0 ||
-	    lw->recheck_ev == NULL || event_add(lw->recheck_ev, &second) != 0)
+	    lw->recheck_ev == NULL || event_add(lw->recheck_ev, &tick) != 0)
 		return tb_error_set(err, -ENOMEM,
 		    "watching link notifications: %s", strerror(ENOMEM));
 	return 0;

@@ -26,12 +26,24 @@
  */
 #define NETLINK_BUFFER_SIZE	8192
 
+/* A batch is sent when it holds this many requests or bytes. */
+#define NETLINK_BATCH_MAX	64
+#define NETLINK_BATCH_SIZE	16384
+#define NETLINK_STEP_MAX	160
+
 struct netlink {
 	struct mnl_socket *sock;
 	uint32_t portid;
 	uint32_t seq;
 	/* Holds the request until it is sent, then the reply. */
 	char buf[NETLINK_BUFFER_SIZE] __attribute__((aligned(8)));
+	/* Between netlink_batch_begin() and _end(): requests not yet sent. */
+	bool batching;
+	size_t batch_len;
+	unsigned batch_count;
+	uint32_t batch_first_seq;
+	char batch[NETLINK_BATCH_SIZE] __attribute__((aligned(8)));
+	char steps[NETLINK_BATCH_MAX][NETLINK_STEP_MAX];
 };
 
 int
@@ -120,58 +132,130 @@ netlink_parse_ack(const struct nlmsghdr *msg, const char **extack)
 	return e->error;
 }
 
+/* Says err: the step, the errno's text and the kernel's explanation. */
+static int
+netlink_fail(int rc, const char *step, const char *extack,
+    struct tb_error *err)
+{
+	if (extack != NULL && *extack != '\0')
+		return tb_error_set(err, rc, "%s: %s (kernel: %s)", step,
+		    strerror(-rc), extack);
+	return tb_error_set(err, rc, "%s: %s", step, strerror(-rc));
+}
+
 /*
- * Sends the request built in nl->buf and waits for its ack.  Messages that
- * are not the reply to this request (an ack of an earlier request whose
- * caller gave up) are skipped.  On failure, err gets the sentence fmt
- * describes, the errno text and the kernel's explanation.
+ * Sends the len bytes of requests at buf, whose sequence numbers run from
+ * first for count requests, and reads an ack for each.  Messages that are
+ * not acks of these (an ack of an earlier request whose caller gave up)
+ * are skipped.  Returns 0 or the first failure, described with steps[i]
+ * for the request at first + i.
+ */
+static int
+netlink_exchange(struct netlink *nl, const void *buf, size_t len,
+    uint32_t first, unsigned count, char (*steps)[NETLINK_STEP_MAX],
+    struct tb_error *err)
+{
+	const char *extack = NULL;
+	const struct nlmsghdr *msg;
+	unsigned acked = 0;
+	int n, rc, result = 0;
+
+	if (mnl_socket_sendto(nl->sock, buf, len) == -1) {
+		rc = -errno;
+		return netlink_fail(rc, steps[0], NULL, err);
+	}
+	while (acked < count) {
+		n = (int)mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = -errno;
+			return result != 0 ? result :
+			    netlink_fail(rc, steps[acked], NULL, err);
+		}
+		for (msg = (const struct nlmsghdr *)nl->buf;
+		    mnl_nlmsg_ok(msg, n); msg = mnl_nlmsg_next(msg, &n)) {
+			uint32_t i = msg->nlmsg_seq - first;
+
+			if (i >= count || msg->nlmsg_pid != nl->portid ||
+			    msg->nlmsg_type != NLMSG_ERROR)
+				continue;
+			acked++;
+			rc = netlink_parse_ack(msg, &extack);
+			if (rc != 0 && result == 0)
+				result = netlink_fail(rc, steps[i], extack,
+				    err);
+		}
+	}
+	return result;
+}
+
+/* Sends the batch gathered so far and waits for its acks. */
+static int
+netlink_batch_flush(struct netlink *nl, struct tb_error *err)
+{
+	int rc;
+
+	if (nl->batch_count == 0)
+		return 0;
+	rc = netlink_exchange(nl, nl->batch, nl->batch_len,
+	    nl->batch_first_seq, nl->batch_count, nl->steps, err);
+	nl->batch_len = 0;
+	nl->batch_count = 0;
+	return rc;
+}
+
+void
+netlink_batch_begin(struct netlink *nl)
+{
+	nl->batching = true;
+	nl->batch_len = 0;
+	nl->batch_count = 0;
+}
+
+int
+netlink_batch_end(struct netlink *nl, struct tb_error *err)
+{
+	int rc = netlink_batch_flush(nl, err);
+
+	nl->batching = false;
+	return rc;
+}
+
+/*
+ * Sends the request built in nl->buf and waits for its ack, or, inside a
+ * batch, adds it to the batch (sending the batch first when it is full)
+ * and returns 0: the batch's end reports how it went.  On failure, err
+ * gets the sentence fmt describes, the errno text and the kernel's
+ * explanation.
  */
 static int __attribute__((format(printf, 4, 5)))
 netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
     struct tb_error *err, const char *fmt, ...)
 {
-	char step[256];
-	const char *extack = NULL;
-	const struct nlmsghdr *msg;
-	uint32_t seq;
-	ssize_t n;
-	int len, rc;
+	char step[1][NETLINK_STEP_MAX];
 	va_list ap;
+	int rc;
 
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq = ++nl->seq;
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1) {
-		rc = -errno;
-		goto fail;
-	}
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto fail;
-		}
-		len = (int)n;
-		for (msg = (const struct nlmsghdr *)nl->buf;
-		    mnl_nlmsg_ok(msg, len); msg = mnl_nlmsg_next(msg, &len)) {
-			if (msg->nlmsg_seq != seq ||
-			    msg->nlmsg_pid != nl->portid ||
-			    msg->nlmsg_type != NLMSG_ERROR)
-				continue;
-			if ((rc = netlink_parse_ack(msg, &extack)) == 0)
-				return 0;
-			goto fail;
-		}
-	}
-fail:
+	if (nl->batching && (nl->batch_count == NETLINK_BATCH_MAX ||
+	    nl->batch_len + nlh->nlmsg_len > sizeof(nl->batch)) &&
+	    (rc = netlink_batch_flush(nl, err)) != 0)
+		return rc;
+	nlh->nlmsg_seq = ++nl->seq;
 	va_start(ap, fmt);
-	vsnprintf(step, sizeof(step), fmt, ap);
+	vsnprintf(nl->batching ? nl->steps[nl->batch_count] : step[0],
+	    NETLINK_STEP_MAX, fmt, ap);
 	va_end(ap);
-	if (extack != NULL && *extack != '\0')
-		return tb_error_set(err, rc, "%s: %s (kernel: %s)", step,
-		    strerror(-rc), extack);
-	return tb_error_set(err, rc, "%s: %s", step, strerror(-rc));
+	if (!nl->batching)
+		return netlink_exchange(nl, nlh, nlh->nlmsg_len, nl->seq, 1,
+		    step, err);
+	if (nl->batch_count == 0)
+		nl->batch_first_seq = nl->seq;
+	memcpy(nl->batch + nl->batch_len, nlh, nlh->nlmsg_len);
+	nl->batch_len += MNL_ALIGN(nlh->nlmsg_len);
+	nl->batch_count++;
+	return 0;
 }
 
 /* Link messages carry the index as an int; 0 would mean "by name". */
@@ -342,10 +426,45 @@ netlink_add_address(struct netlink *nl, unsigned ifindex,
 	return rc;
 }
 
+/*
+ * Writes " (mtu 1400, mac ..., bridge ifindex 5, txqueuelen 2000)" for
+ * the values cfg sets, so a refusal names the value the kernel refused.
+ */
+static const char *
+netlink_describe_config(const struct netlink_link_config *cfg, char *buf,
+    size_t size)
+{
+	char mac[TB_MAC_TEXT_MAX] = "", mtu[24] = "", master[32] = "",
+	    txq[32] = "";
+
+	if (cfg->mtu == 0 && cfg->mac == NULL && cfg->master == 0 &&
+	    cfg->txqueuelen == 0) {
+		buf[0] = '\0';
+		return buf;
+	}
+	if (cfg->mac != NULL)
+		tb_mac_format(cfg->mac, mac, sizeof(mac));
+	if (cfg->mtu != 0)
+		snprintf(mtu, sizeof(mtu), "mtu %u", cfg->mtu);
+	if (cfg->master != 0)
+		snprintf(master, sizeof(master), "bridge ifindex %u",
+		    cfg->master);
+	if (cfg->txqueuelen != 0)
+		snprintf(txq, sizeof(txq), "txqueuelen %u", cfg->txqueuelen);
+	snprintf(buf, size, " (%s%s%s%s%s%s%s%s)", mtu,
+	    mtu[0] != '\0' && (mac[0] != '\0' || master[0] != '\0' ||
+	    txq[0] != '\0') ? ", " : "",
+	    mac[0] != '\0' ? "mac " : "", mac,
+	    mac[0] != '\0' && (master[0] != '\0' || txq[0] != '\0') ? ", " : "",
+	    master, master[0] != '\0' && txq[0] != '\0' ? ", " : "", txq);
+	return buf;
+}
+
 int
 netlink_configure_link(struct netlink *nl, unsigned ifindex,
     const struct netlink_link_config *cfg, struct tb_error *err)
 {
+	char what[128];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
@@ -363,15 +482,23 @@ netlink_configure_link(struct netlink *nl, unsigned ifindex,
 		mnl_attr_put_u32(nlh, IFLA_TXQLEN, cfg->txqueuelen);
 	if (cfg->alias != NULL)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, cfg->alias);
+	if (cfg->no_ipv6_link_local) {
+		struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+		struct nlattr *inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+
+		mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE,
+		    IN6_ADDR_GEN_MODE_NONE);
+		mnl_attr_nest_end(nlh, inet6);
+		mnl_attr_nest_end(nlh, spec);
+	}
 	if (cfg->up) {
 		ifi = mnl_nlmsg_get_payload(nlh);
 		ifi->ifi_flags = IFF_UP;
 		ifi->ifi_change = IFF_UP;
 	}
-	return netlink_request(nl, nlh, err, "configuring ifindex %u%s%s%s",
-	    ifindex, cfg->mtu != 0 ? " (mtu)" : "",
-	    cfg->master != 0 ? " (bridge)" : "",
-	    cfg->txqueuelen != 0 ? " (txqueuelen)" : "");
+	return netlink_request(nl, nlh, err, "%s ifindex %u%s",
+	    cfg->up ? "setting up" : "configuring", ifindex,
+	    netlink_describe_config(cfg, what, sizeof(what)));
 }
 
 int

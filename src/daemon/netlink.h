@@ -27,6 +27,17 @@ int netlink_open(struct netlink **out, struct tb_error *err);
 void netlink_close(struct netlink *nl);
 
 /*
+ * Between these two, the requests that change things (configure, add an
+ * address or a route, delete) are not sent one by one: they go to the
+ * kernel in as few writes as fit, which handles them in order, and
+ * netlink_batch_end() waits for every ack and returns the first failure,
+ * naming its step.  Each call inside the batch returns 0 unless sending
+ * a full batch failed.  Reads (netlink_get_link...) are not batched.
+ */
+void netlink_batch_begin(struct netlink *nl);
+int netlink_batch_end(struct netlink *nl, struct tb_error *err);
+
+/*
  * Adds an address to the link ifindex.
  *
  * Without peer, addr is the local address and its prefix ("198.18.0.1/24"
@@ -63,6 +74,7 @@ struct netlink_link_config {
 	unsigned txqueuelen;
 	const uint8_t *mac;		/* TB_MAC_LEN bytes: an Ethernet address */
 	unsigned master;		/* ifindex of a bridge to join */
+	bool no_ipv6_link_local;	/* IPv6 address generation mode none */
 	bool up;			/* IFF_UP */
 };
 

@@ -21,6 +21,7 @@
 
 /* What a device gets when the request leaves it out. */
 #define DEFAULT_NAME	"tun%d"
+#define DEFAULT_TAP_NAME	"tap%d"
 #define DEFAULT_MTU	1500
 
 /* Room for "rule NAME (FILE:LINE)" in a sentence. */
@@ -199,13 +200,18 @@ route_allowed(const struct policy_rule *rule, const struct tb_addr *dst)
 	return false;
 }
 
+/*
+ * Bridges are exact names: the configuration refuses anything but a name
+ * (no pattern characters), so a bridge an administrator creates later is
+ * never allowed by accident.
+ */
 static bool
 bridge_allowed(const struct policy_rule *rule, const char *bridge)
 {
 	size_t i;
 
 	for (i = 0; i < rule->nbridges; i++) {
-		if (fnmatch(rule->bridges[i], bridge, 0) == 0)
+		if (strcmp(rule->bridges[i], bridge) == 0)
 			return true;
 	}
 	return false;
@@ -255,7 +261,8 @@ rule_objection(const struct policy_rule *rule,
     const struct tb_create_request *req, struct tb_error *err)
 {
 	char cite[CITE_MAX], text[TB_ADDR_TEXT_MAX], shown[80];
-	const char *name = req->name[0] != '\0' ? req->name : DEFAULT_NAME;
+	const char *name = req->name[0] != '\0' ? req->name :
+	    req->device_type == TB_DEVICE_TAP ? DEFAULT_TAP_NAME : DEFAULT_NAME;
 	unsigned mtu = req->mtu != 0 ? req->mtu : DEFAULT_MTU;
 	size_t i;
 

@@ -155,14 +155,21 @@ tunclient_request_set_mtu(struct tunclient_request *req, unsigned mtu)
 int
 tunclient_request_set_mac(struct tunclient_request *req, const char *mac)
 {
+	static const uint8_t zero[TB_MAC_LEN];
+	uint8_t parsed[TB_MAC_LEN];
 	int r;
 
 	tb_error_clear(&req->err);
-	if ((r = tb_mac_parse(mac, req->spec.mac, &req->err)) != 0)
+	/* Parsed aside, so a bad address leaves the request as it was. */
+	if ((r = tb_mac_parse(mac, parsed, &req->err)) != 0)
 		return r;
-	if (req->spec.mac[0] & 1)
+	if (parsed[0] & 1)
 		return tb_error_set(&req->err, -EINVAL,
 		    "mac %s is a multicast address", mac);
+	if (memcmp(parsed, zero, sizeof(zero)) == 0)
+		return tb_error_set(&req->err, -EINVAL,
+		    "mac %s is all zero", mac);
+	memcpy(req->spec.mac, parsed, sizeof(parsed));
 	req->spec.has_mac = true;
 	return 0;
 }
