@@ -196,6 +196,8 @@ fuzz_created(const struct tb_msg *msg)
 	}
 	check_copied(rep.name, sizeof(rep.name), msg, TB_ATTR_IFNAME);
 	check(rep.fd_count == msg->nfds && rep.fd_count <= TB_MSG_MAX_FDS);
+	/* A multi-queue device comes with one descriptor per queue. */
+	check(rep.queues == 0 || rep.queues == rep.fd_count);
 	check(rep.naddrs == msg->count[TB_ATTR_ADDRESS]);
 	for (i = 0; i < rep.naddrs; i++)
 		check_addr(&rep.addrs[i]);

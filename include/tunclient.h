@@ -214,8 +214,10 @@ int tunclient_request_set_vnet_hdr(struct tunclient_request *req,
 
 /*
  * The offloads (enum tunclient_offload bits) the device accepts; they
- * need a virtio-net header.  Segmentation offloads need CSUM, and USO4
- * and USO6 go together (the kernel's rules).
+ * need a virtio-net header.  Segmentation offloads need CSUM, TSO_ECN
+ * needs TSO4 or TSO6, and USO4 and USO6 go together (the kernel's rules):
+ * this call refuses other combinations at once, the broker an offload
+ * without a header (the two calls may come in either order).
  */
 int tunclient_request_set_offload(struct tunclient_request *req,
     unsigned offloads);
@@ -424,13 +426,34 @@ enum tunclient_ownership {
 	TUNCLIENT_BORROW = 2,
 };
 
-/* What the kernel says the descriptor is (TUNGETIFF). */
+/*
+ * What the kernel says the descriptor is, when the device is made: type,
+ * name and flags from TUNGETIFF, the header size from TUNGETVNETHDRSZ.
+ *
+ * The kernel cannot tell a queue's holder its offloads (there is no
+ * TUNGETOFFLOAD), and what the broker set is only where they started:
+ * any holder of a queue may change them with TUNSETOFFLOAD, without
+ * privilege.  So offload is read from the kernel's active features of the
+ * interface (SIOCETHTOOL, which needs no privilege), looked up by name in
+ * the caller's network namespace; a device made from a lease must also
+ * have the lease's ifindex there.  When the interface cannot be found
+ * there (the device lives in another namespace), offload_known is false
+ * and offload 0: tunclient_lease_offload() still says what the broker
+ * set.  USO4 and USO6 are one feature in the kernel and show together.
+ */
 struct tunclient_device_info {
 	enum tunclient_device_type type;	/* TUN or TAP */
 	char name[16];
 	bool vnet_hdr;		/* packets carry a virtio-net header */
-	bool multi_queue;
+	bool multi_queue;	/* one of the device's queues (IFF_MULTI_QUEUE) */
 	unsigned flags;		/* the raw IFF_* flags TUNGETIFF reported */
+	/*
+	 * The virtio-net header's size (10 or 12) in front of every packet
+	 * read or written, 0 without vnet_hdr.
+	 */
+	unsigned vnet_hdr_size;
+	unsigned offload;	/* enum tunclient_offload bits active */
+	bool offload_known;	/* false: the interface is not in our view */
 };
 
 /* Why a device's shutdown callback ran. */
@@ -485,6 +508,11 @@ int tunclient_device_new(struct event_base *base, int fd,
 /*
  * Takes queue i of lease (tunclient_lease_take_fd) into an OWN device.  On
  * failure the descriptor is back in the lease.
+ *
+ * A multi-queue lease has one descriptor per queue: make one device of
+ * each, each on its own event_base (and so its own thread) if wanted; the
+ * kernel spreads the packets it sends to the device over the queues by
+ * flow, and a packet written to any queue enters the same interface.
  */
 int tunclient_device_from_lease(struct event_base *base,
     struct tunclient_lease *lease, size_t i,

@@ -1,11 +1,14 @@
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <linux/ethtool.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 
@@ -50,7 +54,44 @@ netinfo_talk(struct netinfo_query *q, struct nlmsghdr *nlh, mnl_cb_t cb,
 	return 0;
 }
 
-/* Reads the tun driver's IFLA_INFO_DATA: owner and group, when set. */
+/* Reads one attribute of the tun driver's IFLA_INFO_DATA. */
+static void
+netinfo_parse_tun(const struct nlattr *d, struct netinfo_link *l)
+{
+	bool u8 = mnl_attr_validate(d, MNL_TYPE_U8) == 0;
+	bool u32 = mnl_attr_validate(d, MNL_TYPE_U32) == 0;
+
+	switch (mnl_attr_get_type(d)) {
+	case IFLA_TUN_TYPE:
+		if (u8)
+			l->tun_type = mnl_attr_get_u8(d);
+		break;
+	case IFLA_TUN_OWNER:
+		if ((l->has_owner = u32))
+			l->owner = mnl_attr_get_u32(d);
+		break;
+	case IFLA_TUN_GROUP:
+		if ((l->has_group = u32))
+			l->group = mnl_attr_get_u32(d);
+		break;
+	case IFLA_TUN_VNET_HDR:
+		l->vnet_hdr = u8 && mnl_attr_get_u8(d) != 0;
+		break;
+	case IFLA_TUN_MULTI_QUEUE:
+		l->multi_queue = u8 && mnl_attr_get_u8(d) != 0;
+		break;
+	case IFLA_TUN_NUM_QUEUES:
+		if ((l->has_num_queues = u32))
+			l->num_queues = mnl_attr_get_u32(d);
+		break;
+	case IFLA_TUN_NUM_DISABLED_QUEUES:
+		if (u32)
+			l->num_disabled_queues = mnl_attr_get_u32(d);
+		break;
+	}
+}
+
+/* Reads the tun driver's IFLA_INFO_DATA: owner, group, queues, header. */
 static void
 netinfo_parse_linkinfo(const struct nlattr *linkinfo, struct netinfo_link *l)
 {
@@ -66,21 +107,8 @@ netinfo_parse_linkinfo(const struct nlattr *linkinfo, struct netinfo_link *l)
 		case IFLA_INFO_DATA:
 			if (strcmp(l->kind, "tun") != 0)
 				break;
-			mnl_attr_for_each_nested(d, a) {
-				if (mnl_attr_get_type(d) == IFLA_TUN_TYPE &&
-				    mnl_attr_validate(d, MNL_TYPE_U8) == 0)
-					l->tun_type = mnl_attr_get_u8(d);
-				if (mnl_attr_validate(d, MNL_TYPE_U32) != 0)
-					continue;
-				if (mnl_attr_get_type(d) == IFLA_TUN_OWNER) {
-					l->has_owner = true;
-					l->owner = mnl_attr_get_u32(d);
-				} else if (mnl_attr_get_type(d) ==
-				    IFLA_TUN_GROUP) {
-					l->has_group = true;
-					l->group = mnl_attr_get_u32(d);
-				}
-			}
+			mnl_attr_for_each_nested(d, a)
+				netinfo_parse_tun(d, l);
 			break;
 		}
 	}
@@ -442,4 +470,81 @@ out:
 		mnl_socket_close(q->sock);
 	free(q);
 	return rc;
+}
+
+/* Issues one SIOCETHTOOL request about ifname. */
+static int
+netinfo_ethtool(int sock, const char *ifname, void *data)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = data;
+	return ioctl(sock, SIOCETHTOOL, &ifr) == -1 ? -errno : 0;
+}
+
+int
+netinfo_feature(const char *ifname, const char *feature, bool *active)
+{
+	struct {
+		struct ethtool_sset_info hdr;
+		uint32_t len;
+	} info = { .hdr = { .cmd = ETHTOOL_GSSET_INFO,
+	    .sset_mask = 1ull << ETH_SS_FEATURES } };
+	struct ethtool_gstrings *names = NULL;
+	struct ethtool_gfeatures *feats = NULL;
+	uint32_t i, n;
+	int sock, r;
+
+	if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -errno;
+	if ((r = netinfo_ethtool(sock, ifname, &info)) != 0)
+		goto out;
+	n = info.len;
+	names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	feats = calloc(1, sizeof(*feats) +
+	    ((n + 31) / 32) * sizeof(feats->features[0]));
+	if (names == NULL || feats == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_FEATURES;
+	names->len = n;
+	feats->cmd = ETHTOOL_GFEATURES;
+	feats->size = (n + 31) / 32;
+	if ((r = netinfo_ethtool(sock, ifname, names)) != 0 ||
+	    (r = netinfo_ethtool(sock, ifname, feats)) != 0)
+		goto out;
+	r = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (strncmp((const char *)names->data + i * ETH_GSTRING_LEN,
+		    feature, ETH_GSTRING_LEN) == 0) {
+			*active = (feats->features[i / 32].active >>
+			    (i % 32)) & 1;
+			r = 0;
+			break;
+		}
+	}
+out:
+	free(names);
+	free(feats);
+	close(sock);
+	return r;
+}
+
+int
+netinfo_legacy_offload(const char *ifname, unsigned cmd, bool *on)
+{
+	struct ethtool_value v = { .cmd = cmd };
+	int sock, r;
+
+	if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -errno;
+	r = netinfo_ethtool(sock, ifname, &v);
+	close(sock);
+	if (r == 0)
+		*on = v.data != 0;
+	return r;
 }

@@ -40,6 +40,11 @@ struct netinfo_link {
 	unsigned owner;
 	bool has_group;		/* a TUN/TAP device with a group */
 	unsigned group;
+	bool vnet_hdr;		/* IFLA_TUN_VNET_HDR */
+	bool multi_queue;	/* IFLA_TUN_MULTI_QUEUE */
+	bool has_num_queues;	/* IFLA_TUN_NUM_QUEUES was there */
+	unsigned num_queues;	/* queues attached */
+	unsigned num_disabled_queues;
 	size_t nlinklocal;	/* IPv6 link-local (fe80::/10) addresses */
 	size_t naddrs;		/* IPv4 and IPv6, without fe80::/10 */
 	struct netinfo_addr addrs[NETINFO_ADDRS_MAX];
@@ -51,6 +56,20 @@ struct netinfo_link {
  * NETINFO_ADDRS_MAX addresses, or another negative errno.
  */
 int netinfo_link_by_name(const char *name, struct netinfo_link *out);
+
+/*
+ * Whether the feature called feature (its ethtool name, as `ethtool -k`
+ * shows it: "tx-tcp-segmentation") is active on the link called name,
+ * read with ETHTOOL_GFEATURES.  0, -ENOENT for an unknown feature name,
+ * or another negative errno.
+ */
+int netinfo_feature(const char *name, const char *feature, bool *active);
+
+/*
+ * The same through the old single-value calls (ETHTOOL_GTXCSUM,
+ * ETHTOOL_GTSO, ...), a second path through the kernel to the same bits.
+ */
+int netinfo_legacy_offload(const char *name, unsigned cmd, bool *on);
 
 /* A route of the main table, as RTM_GETROUTE reports it. */
 struct netinfo_route {

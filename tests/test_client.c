@@ -81,6 +81,54 @@ START_TEST(builder_checks_each_value)
 }
 END_TEST
 
+/* Queues, header size and offloads: each value checked, with its sentence. */
+START_TEST(builder_checks_queues_vnet_hdr_offload)
+{
+	struct tunclient_request *req;
+
+	ck_assert_int_eq(tunclient_request_new(&req), 0);
+	ck_assert_int_eq(tunclient_request_set_queues(req, 0), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "queues 0 is outside 1 to 16");
+	ck_assert_int_eq(tunclient_request_set_queues(req, 17), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "queues 17 is outside 1 to 16");
+	ck_assert_int_eq(tunclient_request_set_queues(req, 16), 0);
+	ck_assert_int_eq(tunclient_request_set_queues(req, 1), 0);
+
+	ck_assert_int_eq(tunclient_request_set_vnet_hdr(req, 11), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "vnet-hdr size 11 is neither 10 nor 12");
+	ck_assert_int_eq(tunclient_request_set_vnet_hdr(req, 12), 0);
+	ck_assert_int_eq(tunclient_request_set_vnet_hdr(req, 10), 0);
+	ck_assert_int_eq(tunclient_request_set_vnet_hdr(req, 0), 0);
+
+	ck_assert_int_eq(tunclient_request_set_offload(req,
+	    TUNCLIENT_OFFLOAD_TSO4), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req), "offload tso4 needs "
+	    "csum: the kernel segments only packets whose checksum it may "
+	    "leave partial");
+	ck_assert_int_eq(tunclient_request_set_offload(req,
+	    TUNCLIENT_OFFLOAD_CSUM | TUNCLIENT_OFFLOAD_USO6), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req), "offload csum,uso6: "
+	    "the kernel takes uso4 and uso6 only together");
+	ck_assert_int_eq(tunclient_request_set_offload(req,
+	    TUNCLIENT_OFFLOAD_CSUM | TUNCLIENT_OFFLOAD_TSO_ECN), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req), "offload csum,tso-ecn: "
+	    "tso-ecn needs tso4 or tso6");
+	ck_assert_int_eq(tunclient_request_set_offload(req, 0x41), -EINVAL);
+	ck_assert_str_eq(tunclient_request_error(req),
+	    "offload csum,0x40 has unknown bits 0x40");
+	ck_assert_int_eq(tunclient_request_set_offload(req,
+	    TUNCLIENT_OFFLOAD_CSUM | TUNCLIENT_OFFLOAD_TSO4 |
+	    TUNCLIENT_OFFLOAD_TSO_ECN | TUNCLIENT_OFFLOAD_USO4 |
+	    TUNCLIENT_OFFLOAD_USO6), 0);
+	ck_assert_str_eq(tunclient_request_error(req), "");
+	ck_assert_int_eq(tunclient_request_set_offload(req, 0), 0);
+	tunclient_request_free(req);
+}
+END_TEST
+
 START_TEST(connect_errors)
 {
 	struct tunclient_conn *conn = (void *)1;
@@ -523,6 +571,7 @@ main(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, builder_checks_each_value);
+	tcase_add_test(tc, builder_checks_queues_vnet_hdr_offload);
 	tcase_add_test(tc, connect_errors);
 	tcase_add_test(tc, builder_checks_device_options);
 	tcase_add_test(tc, tun_lease_has_no_mac_or_bridge);

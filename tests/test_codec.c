@@ -835,6 +835,106 @@ START_TEST(test_decode_created_fd_count)
 }
 END_TEST
 
+/* A CREATE holding one u32 attribute, decoded: its result and sentence. */
+static int
+decode_create_u32(uint16_t type, uint32_t value, struct tb_error *err)
+{
+	struct tb_create_request req;
+	struct tb_msg msg;
+	struct raw r;
+
+	raw_header(&r, TB_MSG_CREATE);
+	raw_attr_u32(&r, type, value);
+	raw_seal(&r);
+	parse_ok(&msg, r.buf, r.len, 0);
+	memset(err, 0, sizeof(*err));
+	return tb_decode_create(&msg, &req, err);
+}
+
+START_TEST(test_queues_vnet_hdr_offload)
+{
+	struct tb_create_request in, out;
+	struct tb_created_reply rin, rout;
+	struct tb_builder b;
+	struct tb_error err;
+	struct tb_msg msg;
+
+	/* Round trips at the limits. */
+	memset(&in, 0, sizeof(in));
+	in.queues = TB_MAX_QUEUES;
+	in.vnet_hdr = TB_VNET_HDR_SIZE_MRG;
+	in.offload = TB_OFFLOAD_ALL;
+	ck_assert_int_eq(tb_encode_create(&b, 5, &in), 0);
+	parse_ok(&msg, b.buf, b.len, 0);
+	ck_assert_int_eq(tb_decode_create(&msg, &out, &err), 0);
+	ck_assert_uint_eq(out.queues, TB_MAX_QUEUES);
+	ck_assert_uint_eq(out.vnet_hdr, TB_VNET_HDR_SIZE_MRG);
+	ck_assert_uint_eq(out.offload, TB_OFFLOAD_ALL);
+	tb_builder_release(&b);
+
+	memset(&rin, 0, sizeof(rin));
+	strcpy(rin.name, "mq0");
+	rin.queues = 4;
+	rin.fd_count = 4;
+	rin.vnet_hdr = TB_VNET_HDR_SIZE;
+	rin.offload = TB_OFFLOAD_CSUM | TB_OFFLOAD_TSO4;
+	ck_assert_int_eq(tb_encode_created(&b, 6, &rin), 0);
+	parse_ok(&msg, b.buf, b.len, 4);
+	ck_assert_int_eq(tb_decode_created(&msg, &rout, &err), 0);
+	ck_assert_uint_eq(rout.queues, 4);
+	ck_assert_uint_eq(rout.fd_count, 4);
+	ck_assert_uint_eq(rout.vnet_hdr, TB_VNET_HDR_SIZE);
+	ck_assert_uint_eq(rout.offload, rin.offload);
+	tb_builder_release(&b);
+	/* FD_COUNT is the number of queues. */
+	rin.fd_count = 3;
+	ck_assert_int_eq(tb_encode_created(&b, 7, &rin), 0);
+	parse_ok(&msg, b.buf, b.len, 3);
+	ck_assert_int_eq(tb_decode_created(&msg, &rout, &err), -EBADMSG);
+	ck_assert_str_eq(err.text,
+	    "reply describes 4 queues but announces 3 descriptors");
+	tb_builder_release(&b);
+
+	/* Values out of range, each with its sentence. */
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_QUEUES, 0, &err), -EINVAL);
+	ck_assert_int_eq(err.detail, TB_DECODE_BAD_VALUE);
+	ck_assert_str_eq(err.text, "queues 0 is outside 1 to 16");
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_QUEUES, 17, &err), -EINVAL);
+	ck_assert_str_eq(err.text, "queues 17 is outside 1 to 16");
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_QUEUES, 16, &err), 0);
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_VNET_HDR, 11, &err),
+	    -EINVAL);
+	ck_assert_str_eq(err.text, "vnet-hdr 11 is neither 10 nor 12");
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_VNET_HDR, 0, &err),
+	    -EINVAL);
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_OFFLOAD, 0x41, &err),
+	    -EINVAL);
+	ck_assert_str_eq(err.text, "offload csum,0x40 has unknown bits 0x40");
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_OFFLOAD, 0x80000000u,
+	    &err), -EINVAL);
+	ck_assert_str_eq(err.text,
+	    "offload 0x80000000 has unknown bits 0x80000000");
+	ck_assert_int_eq(decode_create_u32(TB_ATTR_OFFLOAD, TB_OFFLOAD_ALL,
+	    &err), 0);
+}
+END_TEST
+
+START_TEST(test_offload_format)
+{
+	char buf[TB_OFFLOAD_TEXT_MAX];
+
+	ck_assert_str_eq(tb_offload_format(0, buf, sizeof(buf)), "none");
+	ck_assert_str_eq(tb_offload_format(TB_OFFLOAD_CSUM | TB_OFFLOAD_TSO4,
+	    buf, sizeof(buf)), "csum,tso4");
+	ck_assert_str_eq(tb_offload_format(TB_OFFLOAD_TSO_ECN | 0x100, buf,
+	    sizeof(buf)), "tso-ecn,0x100");
+	ck_assert_str_eq(tb_offload_format(0xffffffffu, buf, sizeof(buf)),
+	    "csum,tso4,tso6,tso-ecn,uso4,uso6,0xffffffc0");
+	/* A short buffer is cut, never overrun. */
+	ck_assert_str_eq(tb_offload_format(TB_OFFLOAD_ALL, buf, 8), "csum,ts");
+}
+END_TEST
+
 /* An ERROR with errno value as sent, decoded. */
 static int
 decode_error_errno(uint32_t value, struct tb_error *out)
@@ -1616,6 +1716,8 @@ codec_suite(void)
 	tcase_add_test(tc, test_decode_create_bad_values);
 	tcase_add_test(tc, test_decode_create_defaults);
 	tcase_add_test(tc, test_decode_created_fd_count);
+	tcase_add_test(tc, test_queues_vnet_hdr_offload);
+	tcase_add_test(tc, test_offload_format);
 	tcase_add_test(tc, test_decode_error_clamps_errno);
 	suite_add_tcase(s, tc);
 

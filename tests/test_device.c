@@ -14,6 +14,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -445,6 +446,78 @@ check_refused(struct event_base *base, int fd, int want)
 	ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
 	close(fd);
 }
+
+/* A borrowing device's info for fd, copied; the device is freed. */
+static struct tunclient_device_info
+info_of(struct event_base *base, int fd)
+{
+	struct tunclient_device_info info;
+	struct tunclient_device *dev;
+
+	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_BORROW,
+	    NULL, NULL, &dev), 0);
+	info = *tunclient_device_info(dev);
+	tunclient_device_free(dev);
+	return info;
+}
+
+#ifndef TUN_F_USO4
+#define TUN_F_USO4	0x20
+#define TUN_F_USO6	0x40
+#endif
+
+/*
+ * The header size comes from the descriptor; the offloads from the
+ * interface as it is now, whoever set them, and only while the interface
+ * is in the caller's namespace.
+ */
+START_TEST(info_reports_vnet_hdr_and_offloads)
+{
+	struct tunclient_device_info info;
+	struct event_base *base;
+	int fd, plain, size = 12;
+
+	testlib_enter_netns();
+	base = new_base();
+	plain = tun_open("tun-noff", IFF_TUN | IFF_NO_PI);
+	info = info_of(base, plain);
+	ck_assert(!info.vnet_hdr);
+	ck_assert_uint_eq(info.vnet_hdr_size, 0);
+	ck_assert(info.offload_known);
+	ck_assert_uint_eq(info.offload, 0);
+
+	fd = tun_open("tun-off", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+	info = info_of(base, fd);
+	ck_assert(info.vnet_hdr);
+	ck_assert_uint_eq(info.vnet_hdr_size, 10);	/* the kernel's own */
+	ck_assert_int_eq(ioctl(fd, TUNSETVNETHDRSZ, &size), 0);
+	ck_assert_int_eq(ioctl(fd, TUNSETOFFLOAD,
+	    (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)), 0);
+	info = info_of(base, fd);
+	ck_assert_uint_eq(info.vnet_hdr_size, 12);
+	ck_assert(info.offload_known);
+	ck_assert_uint_eq(info.offload,
+	    TUNCLIENT_OFFLOAD_CSUM | TUNCLIENT_OFFLOAD_TSO4);
+	/* A holder changes them; a new device sees the change. */
+	ck_assert_int_eq(ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM |
+	    TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6)), 0);
+	info = info_of(base, fd);
+	ck_assert_uint_eq(info.offload, TUNCLIENT_OFFLOAD_CSUM |
+	    TUNCLIENT_OFFLOAD_TSO6 | TUNCLIENT_OFFLOAD_TSO_ECN |
+	    TUNCLIENT_OFFLOAD_USO4 | TUNCLIENT_OFFLOAD_USO6);
+
+	/* From another namespace the interface is out of view. */
+	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+	info = info_of(base, fd);
+	ck_assert_str_eq(info.name, "tun-off");
+	ck_assert_uint_eq(info.vnet_hdr_size, 12);
+	ck_assert(!info.offload_known);
+	ck_assert_uint_eq(info.offload, 0);
+	close(fd);
+	close(plain);
+	event_base_free(base);
+}
+END_TEST
 
 START_TEST(refuses_what_is_not_an_attached_tun)
 {
@@ -1305,6 +1378,8 @@ START_TEST(device_from_a_lease)
 	ck_assert_int_eq(tunclient_device_fd(dev), fd);
 	ck_assert_str_eq(tunclient_device_info(dev)->name, "leased0");
 	ck_assert_int_eq(tunclient_device_info(dev)->type, TUNCLIENT_TUN);
+	ck_assert(tunclient_device_info(dev)->offload_known);
+	ck_assert_uint_eq(tunclient_device_info(dev)->vnet_hdr_size, 0);
 	ck_assert_int_eq(tunclient_device_from_lease(base, lease, 0, &all_cbs,
 	    &r, &again), -EBADF);
 	ck_assert_ptr_null(again);
@@ -1312,6 +1387,53 @@ START_TEST(device_from_a_lease)
 	ck_assert(testlib_fd_is_open(fd));
 	tunclient_device_free(dev);
 
+	tunclient_request_free(req);
+	tunclient_close(conn);
+	event_base_free(base);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
+/*
+ * A device made from a lease reads offloads only from the interface with
+ * the lease's ifindex: in another namespace, a namesake is not it.
+ */
+START_TEST(lease_device_ignores_a_namesake)
+{
+	struct tunclient_request *req;
+	struct tunclient_lease *lease;
+	struct tunclient_conn *conn;
+	struct tunclient_device *dev;
+	struct testlib_broker b;
+	struct event_base *base;
+	int pads[3], namesake;
+	unsigned i;
+
+	testlib_enter_netns();
+	testlib_broker_start(&b, "users = 0\n");
+	base = new_base();
+	ck_assert_int_eq(tunclient_connect(b.socket_path, &conn), 0);
+	ck_assert_int_eq(tunclient_request_new(&req), 0);
+	ck_assert_int_eq(tunclient_request_set_name(req, "leased1"), 0);
+	ck_assert_int_eq(tunclient_request(conn, req, &lease), 0);
+
+	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+	for (i = 0; i < 3; i++)
+		pads[i] = tun_open(i == 0 ? "pad0" : i == 1 ? "pad1" : "pad2",
+		    IFF_TUN | IFF_NO_PI);
+	namesake = tun_open("leased1", IFF_TUN | IFF_NO_PI);
+	ck_assert_uint_ne(if_nametoindex("leased1"),
+	    tunclient_lease_ifindex(lease));
+	ck_assert_int_eq(tunclient_device_from_lease(base, lease, 0, NULL,
+	    NULL, &dev), 0);
+	ck_assert_str_eq(tunclient_device_info(dev)->name, "leased1");
+	ck_assert(!tunclient_device_info(dev)->offload_known);
+	tunclient_device_free(dev);
+	close(namesake);
+	for (i = 0; i < 3; i++)
+		close(pads[i]);
+
+	tunclient_lease_free(lease);
 	tunclient_request_free(req);
 	tunclient_close(conn);
 	event_base_free(base);
@@ -1327,6 +1449,7 @@ device_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, info_reports_what_the_kernel_says);
+	tcase_add_test(tc, info_reports_vnet_hdr_and_offloads);
 	tcase_add_test(tc, refuses_what_is_not_an_attached_tun);
 	tcase_add_test(tc, receives_ipv4_and_ipv6);
 	tcase_add_test(tc, sends_ipv4_and_ipv6);
@@ -1346,6 +1469,7 @@ device_suite(void)
 	tcase_add_test(tc, try_io_and_one_shot_waits);
 	tcase_add_test(tc, settings_are_checked);
 	tcase_add_test(tc, device_from_a_lease);
+	tcase_add_test(tc, lease_device_ignores_a_namesake);
 	suite_add_tcase(s, tc);
 	return s;
 }

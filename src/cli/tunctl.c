@@ -27,6 +27,7 @@
 struct request_options {
 	bool json;
 	char **exec_argv;	/* NULL without --exec */
+	bool vnet_hdr, offload;	/* --vnet-hdr and a non-empty --offload */
 };
 
 /* The offload names tunctl(1) documents, and their bits. */
@@ -545,11 +546,13 @@ parse_request(int argc, char **argv, struct tunclient_request *req,
 			    !parse_number("vnet-hdr", optarg, 10, 12, &n))
 				return EXIT_USAGE;
 			r = tunclient_request_set_vnet_hdr(req, n);
+			o->vnet_hdr = true;
 			break;
 		case 'o':
 			if (!parse_offload(optarg, &n))
 				return EXIT_USAGE;
 			r = tunclient_request_set_offload(req, n);
+			o->offload = n != 0;
 			break;
 		case 't':
 			if (!parse_number("txqueuelen", optarg, 1, 65536, &n))
@@ -593,6 +596,11 @@ check_request_options(const struct request_options *o)
 {
 	if (o->json && o->exec_argv != NULL) {
 		fail("request: --json describes a device tunctl holds; with --exec the program holds it");
+		return EXIT_USAGE;
+	}
+	/* The broker would refuse it too, but this is a usage error. */
+	if (o->offload && !o->vnet_hdr) {
+		fail("request: --offload needs --vnet-hdr: without the header no offload can be described");
 		return EXIT_USAGE;
 	}
 	return 0;

@@ -76,30 +76,20 @@ peer_partner(const struct tb_create_request *req)
 	return NULL;
 }
 
-/* Refuses the offload combinations TUNSETOFFLOAD would refuse. */
+/*
+ * Refuses offloads without a header to describe them, and the
+ * combinations TUNSETOFFLOAD would refuse.
+ */
 static int
 validate_offload(const struct tb_create_request *req, struct tb_error *err)
 {
-	const uint32_t uso = TB_OFFLOAD_USO4 | TB_OFFLOAD_USO6;
-	const uint32_t tso = TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
+	char names[TB_OFFLOAD_TEXT_MAX];
 
-	if (req->offload == 0)
-		return 0;
-	if (req->vnet_hdr == 0)
-		return tb_error_set(err, -EINVAL, "offload 0x%x needs "
+	if (req->offload != 0 && req->vnet_hdr == 0)
+		return tb_error_set(err, -EINVAL, "offload %s needs "
 		    "vnet-hdr: without the header no offload can be described",
-		    req->offload);
-	if (req->offload != TB_OFFLOAD_CSUM &&
-	    !(req->offload & TB_OFFLOAD_CSUM))
-		return tb_error_set(err, -EINVAL, "offload 0x%x: segmentation "
-		    "offloads need csum", req->offload);
-	if ((req->offload & uso) != 0 && (req->offload & uso) != uso)
-		return tb_error_set(err, -EINVAL, "offload 0x%x: the kernel "
-		    "takes uso4 and uso6 only together", req->offload);
-	if ((req->offload & TB_OFFLOAD_TSO_ECN) && !(req->offload & tso))
-		return tb_error_set(err, -EINVAL, "offload 0x%x: tso-ecn "
-		    "needs tso4 or tso6", req->offload);
-	return 0;
+		    tb_offload_format(req->offload, names, sizeof(names)));
+	return tb_offload_check(req->offload, err);
 }
 
 /* An Ethernet address a device may take: unicast and not all zero. */
@@ -457,6 +447,12 @@ describe_device(struct target *t, unsigned ifindex,
 	memcpy(rep->routes, req->routes,
 	    req->nroutes * sizeof(req->routes[0]));
 	rep->nroutes = req->nroutes;
+	/* Only the broker holds the queues yet: the kernel must count all. */
+	if (req->queues != 0 && (!link.has_queues ||
+	    link.queues != req->queues))
+		return tb_error_set(err, -EIO, "device %s has %u queues "
+		    "attached, not the %u made", rep->name,
+		    link.has_queues ? link.queues : 0, req->queues);
 	/* IPv6 has no metric 0: the kernel gives such a route its default. */
 	for (i = 0; i < rep->nroutes; i++) {
 		if (rep->routes[i].dst.family == AF_INET6 &&
@@ -593,7 +589,8 @@ static void
 handle_create(struct broker *b, const struct peer_identity *who,
     const struct tb_msg *msg, const int *fds, struct reply *reply)
 {
-	char addrs[512], mac[TB_MAC_TEXT_MAX];
+	char addrs[512], mac[TB_MAC_TEXT_MAX], vnet[80] = "";
+	char offloads[TB_OFFLOAD_TEXT_MAX];
 	struct tb_create_request req = { .device_type = 0 };
 	struct tb_created_reply rep = { .mtu = 0 };
 	struct tb_error err = { 0 };
@@ -622,15 +619,19 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	}
 	if (rep.has_mac)
 		tb_mac_format(rep.mac, mac, sizeof(mac));
+	if (rep.vnet_hdr != 0)
+		snprintf(vnet, sizeof(vnet), " vnet-hdr=%u offload=%s",
+		    rep.vnet_hdr, tb_offload_format(rep.offload, offloads,
+		    sizeof(offloads)));
 	log_client(LOG_INFO, who, rep.name, "grant",
 	    "grant uid=%u pid=%d create %s type=%s ifindex=%u addresses=%s "
-	    "mtu=%u%s%s%s%s queues=%u", (unsigned)who->uid, (int)who->pid,
+	    "mtu=%u%s%s%s%s queues=%u%s", (unsigned)who->uid, (int)who->pid,
 	    rep.name, rep.device_type == TB_DEVICE_TAP ? "tap" : "tun",
 	    rep.ifindex,
 	    format_addrs(rep.addrs, rep.naddrs, addrs, sizeof(addrs)),
 	    rep.mtu, rep.has_mac ? " mac=" : "", rep.has_mac ? mac : "",
 	    rep.bridge[0] != '\0' ? " bridge=" : "", rep.bridge,
-	    rep.fd_count);
+	    rep.fd_count, vnet);
 }
 
 static void

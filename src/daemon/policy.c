@@ -226,7 +226,7 @@ device_options_objection(const struct policy_rule *rule,
     const struct tb_create_request *req, const char *cite,
     struct tb_error *err)
 {
-	char text[TB_ADDR_TEXT_MAX], shown[80];
+	char text[TB_ADDR_TEXT_MAX], shown[80], offloads[TB_OFFLOAD_TEXT_MAX];
 	unsigned queues = req->queues != 0 ? req->queues : 1;
 	size_t i;
 
@@ -247,8 +247,9 @@ device_options_objection(const struct policy_rule *rule,
 		    rule->max_queues, cite);
 	if (req->offload != 0 && !rule->offload)
 		return tb_error_set(err, -EPERM,
-		    "offload 0x%x is not allowed by %s (offload = no)",
-		    req->offload, cite);
+		    "offload %s is not allowed by %s (offload = no)",
+		    tb_offload_format(req->offload, offloads,
+		    sizeof(offloads)), cite);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "tun.h"
 
 /* A name the kernel would truncate must be refused, not silently cut. */
@@ -172,6 +173,7 @@ static int
 tun_set_owner_and_offload(int tunfd, const struct tun_spec *spec,
     const char *name, struct tb_error *err)
 {
+	char offloads[TB_OFFLOAD_TEXT_MAX];
 	int rc;
 
 	if (ioctl(tunfd, TUNSETOWNER, (unsigned long)spec->uid) == -1) {
@@ -195,8 +197,9 @@ tun_set_owner_and_offload(int tunfd, const struct tun_spec *spec,
 	if (spec->offload != 0 && ioctl(tunfd, TUNSETOFFLOAD,
 	    (unsigned long)tun_offload_flags(spec->offload)) == -1) {
 		rc = -errno;
-		return tb_error_set(err, rc, "setting offload 0x%x on device "
-		    "\"%s\": %s", spec->offload, name, strerror(-rc));
+		return tb_error_set(err, rc, "setting offload %s on device "
+		    "\"%s\": %s", tb_offload_format(spec->offload, offloads,
+		    sizeof(offloads)), name, strerror(-rc));
 	}
 	return 0;
 }

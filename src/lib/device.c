@@ -104,10 +104,15 @@ errno_is_fatal(int err)
 	return err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO;
 }
 
-/* Asks the kernel what fd is: an attached TUN/TAP queue, or why not. */
+/*
+ * Asks the kernel what fd is: an attached TUN/TAP queue, or why not.
+ * ifindex (0: unknown) is the device's as a lease says, so that the
+ * offloads are not read from another interface of the same name.
+ */
 static int
-query_device(int fd, struct tunclient_device_info *info)
+query_device(int fd, unsigned ifindex, struct tunclient_device_info *info)
 {
+	int hdr_size;
 	struct ifreq ifr;
 	unsigned flags;
 
@@ -132,6 +137,14 @@ query_device(int fd, struct tunclient_device_info *info)
 	info->vnet_hdr = (flags & IFF_VNET_HDR) != 0;
 	info->multi_queue = (flags & IFF_MULTI_QUEUE) != 0;
 	info->flags = flags;
+	if (info->vnet_hdr) {
+		if (ioctl(fd, TUNGETVNETHDRSZ, &hdr_size) < 0)
+			return -errno;
+		info->vnet_hdr_size = (unsigned)hdr_size;
+	}
+	/* Not fatal: the device works whether or not we can see it. */
+	info->offload_known = device_query_offload(info->name, ifindex,
+	    &info->offload) == 0;
 	return 0;
 }
 
@@ -534,8 +547,9 @@ start_receiving(struct tunclient_device *dev)
 	return 0;
 }
 
-int
-tunclient_device_new(struct event_base *base, int fd,
+/* tunclient_device_new() for a device whose ifindex may be known. */
+static int
+device_new(struct event_base *base, int fd, unsigned ifindex,
     enum tunclient_ownership ownership,
     const struct tunclient_device_callbacks *cbs, void *arg,
     struct tunclient_device **out)
@@ -550,7 +564,7 @@ tunclient_device_new(struct event_base *base, int fd,
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	if ((r = query_device(fd, &info)) != 0)
+	if ((r = query_device(fd, ifindex, &info)) != 0)
 		return r;
 	if ((dev = calloc(1, sizeof(*dev))) == NULL)
 		return -ENOMEM;
@@ -583,6 +597,15 @@ tunclient_device_new(struct event_base *base, int fd,
 	return 0;
 }
 
+int
+tunclient_device_new(struct event_base *base, int fd,
+    enum tunclient_ownership ownership,
+    const struct tunclient_device_callbacks *cbs, void *arg,
+    struct tunclient_device **out)
+{
+	return device_new(base, fd, 0, ownership, cbs, arg, out);
+}
+
 /*
  * On failure the descriptor goes back into the lease, which still owns
  * and closes it: nothing leaks and the caller may try again.
@@ -598,7 +621,8 @@ tunclient_device_from_lease(struct event_base *base,
 	*out = NULL;
 	if ((fd = tunclient_lease_take_fd(lease, i)) < 0)
 		return fd;
-	r = tunclient_device_new(base, fd, TUNCLIENT_OWN, cbs, arg, out);
+	r = device_new(base, fd, tunclient_lease_ifindex(lease), TUNCLIENT_OWN,
+	    cbs, arg, out);
 	if (r != 0)
 		lease->fds[i] = fd;
 	return r;

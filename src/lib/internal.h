@@ -58,4 +58,14 @@ int client_lease_from_created(const struct tb_msg *reply, int *fds,
 bool client_refused_connection(const struct tb_msg *reply,
     struct tb_error *err, int *code);
 
+/*
+ * Reads the offloads (TUNCLIENT_OFFLOAD_* bits) active on the interface
+ * called ifname in the caller's network namespace, from its features.
+ * With ifindex not 0 the interface must also have that index (-ENODEV
+ * otherwise: the name is another device's here).  Returns 0, or a
+ * negative errno (-ENODEV: no such interface here) with *offload 0.
+ */
+int device_query_offload(const char *ifname, unsigned ifindex,
+    unsigned *offload);
+
 #endif /* TUNCLIENT_INTERNAL_H */

@@ -240,10 +240,12 @@ int
 tunclient_request_set_offload(struct tunclient_request *req,
     unsigned offloads)
 {
+	int r;
+
 	tb_error_clear(&req->err);
-	if ((offloads & ~TB_OFFLOAD_ALL) != 0)
-		return tb_error_set(&req->err, -EINVAL,
-		    "offload bits 0x%x are unknown", offloads & ~TB_OFFLOAD_ALL);
+	/* The header may come later: the broker checks that one. */
+	if ((r = tb_offload_check(offloads, &req->err)) != 0)
+		return r;
 	req->spec.offload = offloads;
 	return 0;
 }

@@ -158,3 +158,60 @@ tb_mac_format(const uint8_t mac[TB_MAC_LEN], char *buf, size_t size)
 	    mac[2], mac[3], mac[4], mac[5]);
 	return buf;
 }
+
+const char *
+tb_offload_format(uint32_t offload, char *buf, size_t size)
+{
+	static const char *const names[] = {
+		"csum", "tso4", "tso6", "tso-ecn", "uso4", "uso6",
+	};
+	size_t i, used = 0;
+	int w;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (offload == 0) {
+		snprintf(buf, size, "none");
+		return buf;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) && used < size; i++) {
+		if (!(offload & (1u << i)))
+			continue;
+		w = snprintf(buf + used, size - used, "%s%s",
+		    used > 0 ? "," : "", names[i]);
+		if (w < 0)
+			return buf;
+		used += (size_t)w;
+	}
+	if ((offload & ~TB_OFFLOAD_ALL) != 0 && used < size)
+		snprintf(buf + used, size - used, "%s0x%x", used > 0 ? "," : "",
+		    (unsigned)(offload & ~TB_OFFLOAD_ALL));
+	return buf;
+}
+
+int
+tb_offload_check(uint32_t offload, struct tb_error *err)
+{
+	const uint32_t uso = TB_OFFLOAD_USO4 | TB_OFFLOAD_USO6;
+	const uint32_t tso = TB_OFFLOAD_TSO4 | TB_OFFLOAD_TSO6;
+	char names[TB_OFFLOAD_TEXT_MAX];
+
+	if (offload == 0)
+		return 0;
+	tb_offload_format(offload, names, sizeof(names));
+	if ((offload & ~TB_OFFLOAD_ALL) != 0)
+		return tb_error_set(err, -EINVAL, "offload %s has unknown "
+		    "bits 0x%x", names, (unsigned)(offload & ~TB_OFFLOAD_ALL));
+	if (!(offload & TB_OFFLOAD_CSUM))
+		return tb_error_set(err, -EINVAL, "offload %s needs csum: "
+		    "the kernel segments only packets whose checksum it may "
+		    "leave partial", names);
+	if ((offload & uso) != 0 && (offload & uso) != uso)
+		return tb_error_set(err, -EINVAL, "offload %s: the kernel "
+		    "takes uso4 and uso6 only together", names);
+	if ((offload & TB_OFFLOAD_TSO_ECN) && !(offload & tso))
+		return tb_error_set(err, -EINVAL, "offload %s: tso-ecn "
+		    "needs tso4 or tso6", names);
+	return 0;
+}

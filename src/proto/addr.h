@@ -49,4 +49,21 @@ int tb_mac_parse(const char *text, uint8_t mac[TB_MAC_LEN],
 const char *tb_mac_format(const uint8_t mac[TB_MAC_LEN], char *buf,
     size_t size);
 
+/* "csum,tso4,tso6,tso-ecn,uso4,uso6,0xffffffc0" and its NUL. */
+#define TB_OFFLOAD_TEXT_MAX	48
+
+/*
+ * Writes offload bits (TB_OFFLOAD_*) as the names tunctl(1) takes, comma
+ * separated ("csum,tso4"), with unknown bits last in hex and "none" for
+ * 0, into buf and returns buf.
+ */
+const char *tb_offload_format(uint32_t offload, char *buf, size_t size);
+
+/*
+ * Refuses the combinations of offload bits that TUNSETOFFLOAD refuses
+ * (segmentation without csum, uso4 without uso6, tso-ecn without tso)
+ * and unknown bits: 0, or -EINVAL with a sentence naming them in err.
+ */
+int tb_offload_check(uint32_t offload, struct tb_error *err);
+
 #endif /* TUNBROKER_ADDR_H */

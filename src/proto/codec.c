@@ -761,8 +761,9 @@ get_device_options(const struct tb_msg *msg, struct tb_route *routes,
 	*offload = tb_msg_u32(msg, TB_ATTR_OFFLOAD);
 	if ((*offload & ~TB_OFFLOAD_ALL) != 0)
 		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
-		    "offload 0x%x has unknown bits 0x%x", *offload,
-		    *offload & ~TB_OFFLOAD_ALL);
+		    "offload %s has unknown bits 0x%x",
+		    tb_offload_format(*offload, (char[TB_OFFLOAD_TEXT_MAX]){ 0 },
+		    TB_OFFLOAD_TEXT_MAX), *offload & ~TB_OFFLOAD_ALL);
 	*txqueuelen = tb_msg_u32(msg, TB_ATTR_TXQUEUELEN);
 	if (tb_msg_has(msg, TB_ATTR_TXQUEUELEN) && *txqueuelen == 0)
 		return reject(err, -EINVAL, TB_DECODE_BAD_VALUE,
@@ -887,6 +888,11 @@ tb_decode_created(const struct tb_msg *msg, struct tb_created_reply *rep,
 		return reject(err, -EBADMSG, TB_DECODE_BAD_VALUE,
 		    "reply announces %u descriptors but carried %zu",
 		    rep->fd_count, msg->nfds);
+	/* A multi-queue device comes with one descriptor per queue. */
+	if (rep->queues != 0 && rep->fd_count != rep->queues)
+		return reject(err, -EBADMSG, TB_DECODE_BAD_VALUE,
+		    "reply describes %u queues but announces %u descriptors",
+		    rep->queues, rep->fd_count);
 	return 0;
 }
 
