@@ -37,7 +37,7 @@
 struct ask {
 	const char *socket_path;
 	bool auto4, auto6;
-	const char *addr, *peer;	/* requested, or NULL */
+	const char *addr, *addr2, *peer; /* requested, or NULL */
 	int chan;		/* where the child reports */
 	int start;		/* read end of a barrier pipe, or -1 */
 };
@@ -78,6 +78,8 @@ client_request(void *arg)
 		r = tunclient_request_add_auto_address(req, AF_INET6);
 	if (r == 0 && a->addr != NULL)
 		r = tunclient_request_add_address(req, a->addr);
+	if (r == 0 && a->addr2 != NULL)
+		r = tunclient_request_add_address(req, a->addr2);
 	if (r == 0 && a->peer != NULL)
 		r = tunclient_request_set_peer(req, a->peer);
 	if (r != 0) {
@@ -556,6 +558,37 @@ START_TEST(requested_addresses_and_peers_hold_subnets)
 }
 END_TEST
 
+/*
+ * A request that fails after its subnet was taken (the kernel refuses the
+ * same address twice) leaves neither the device nor the subnet behind.
+ */
+START_TEST(failure_after_the_take_frees_the_subnet)
+{
+	struct testlib_broker b;
+	struct ask a = { .auto4 = true, .addr = "198.18.0.1/24",
+	    .addr2 = "198.18.0.1/24", .start = -1 };
+	struct outcome failed, next;
+	int chan[2];
+
+	testlib_enter_netns();
+	start_broker(&b, "pools = lab4\naddresses = 198.18.0.0/15\n");
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    chan), 0);
+	a.socket_path = b.socket_path;
+	a.chan = chan[1];
+	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
+	close(chan[1]);
+	failed = read_outcome(chan[0]);
+	close(chan[0]);
+	ck_assert_msg(failed.code != 0, "granted %s", failed.name);
+	ck_assert_int_eq(count_tun_links(), 0);
+	next = ask_ok(b.socket_path, true, false);
+	assert_got(&next, 0, "198.18.64.1/30");
+	close(next.fd);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 /* Sends SIGHUP and waits until the broker says it reloaded. */
 static void
 reload(struct testlib_broker *b, const char *config)
@@ -614,6 +647,7 @@ main(void)
 	tcase_add_test(tc, rule_without_pool_refuses);
 	tcase_add_test(tc, reload_keeps_subnets_of_changed_pools);
 	tcase_add_test(tc, requested_addresses_and_peers_hold_subnets);
+	tcase_add_test(tc, failure_after_the_take_frees_the_subnet);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }

@@ -397,7 +397,7 @@ configure_device(struct target *t, unsigned ifindex, uid_t uid,
 		r = netlink_add_address(t->nl, ifindex, &autos->addrs[i], NULL,
 		    err);
 		if (r != 0)
-			return r;
+			goto fail;
 	}
 	for (i = 0; i < req->nroutes; i++) {
 		if ((r = netlink_add_route(t->nl, ifindex, &req->routes[i],
