@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -407,4 +408,87 @@ testlib_run_as_user(int (*fn)(void *arg), void *arg)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+/* Writes text to /proc/self/NAME, as the namespace child maps its ids. */
+static bool
+write_self(const char *name, const char *text)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text);
+}
+
+void
+testlib_ns_child_start(struct testlib_ns_child *c, bool as_root)
+{
+	char path[64], uid_map[32], gid_map[32], ready;
+	int pipefd[2];
+
+	snprintf(uid_map, sizeof(uid_map), "0 %d 1", TESTLIB_UID);
+	snprintf(gid_map, sizeof(gid_map), "0 %d 1", TESTLIB_GID);
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	fflush(NULL);
+	c->pid = fork();
+	ck_assert_int_ge(c->pid, 0);
+	if (c->pid == 0) {
+		close(pipefd[0]);
+		if (!as_root && (setgroups(0, NULL) != 0 ||
+		    setresgid(TESTLIB_GID, TESTLIB_GID, TESTLIB_GID) != 0 ||
+		    setresuid(TESTLIB_UID, TESTLIB_UID, TESTLIB_UID) != 0 ||
+		    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 ||
+		    unshare(CLONE_NEWUSER) != 0 ||
+		    !write_self("setgroups", "deny") ||
+		    !write_self("uid_map", uid_map) ||
+		    !write_self("gid_map", gid_map)))
+			_exit(1);
+		if (unshare(CLONE_NEWNET) != 0 || write(pipefd[1], "", 1) != 1)
+			_exit(1);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	ck_assert_msg(read(pipefd[0], &ready, 1) == 1,
+	    "the namespace child failed to unshare its namespaces");
+	close(pipefd[0]);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c->pid);
+	c->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(c->netns_fd >= 0, "open %s: %s", path, strerror(errno));
+}
+
+void
+testlib_ns_child_stop(struct testlib_ns_child *c)
+{
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+	}
+	if (c->netns_fd >= 0)
+		close(c->netns_fd);
+	c->pid = -1;
+	c->netns_fd = -1;
+}
+
+int
+testlib_in_netns(int netns_fd, int (*fn)(void *arg), void *arg)
+{
+	int home, r;
+
+	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(home, 0);
+	ck_assert_msg(setns(netns_fd, CLONE_NEWNET) == 0, "setns: %s",
+	    strerror(errno));
+	r = fn(arg);
+	ck_assert_msg(setns(home, CLONE_NEWNET) == 0, "setns back: %s",
+	    strerror(errno));
+	close(home);
+	return r;
 }

@@ -108,4 +108,28 @@ void testlib_write_file(const char *path, const char *text);
 /* The text of a file, NUL-terminated (caller frees), or NULL. */
 char *testlib_read_file(const char *path);
 
+/*
+ * A process of uid TESTLIB_UID in a user and a network namespace it made
+ * itself (unshare(CLONE_NEWUSER|CLONE_NEWNET)), as a rootless container
+ * has them, with itself mapped to root inside; or, with as_root, a network namespace root made (as
+ * `ip netns add` does), owned by the initial user namespace.  netns_fd
+ * is its /proc/PID/ns/net, opened by the caller (O_CLOEXEC); the process
+ * is dumpable, so uid TESTLIB_UID may open that file too.
+ */
+struct testlib_ns_child {
+	pid_t pid;
+	int netns_fd;
+};
+
+void testlib_ns_child_start(struct testlib_ns_child *c, bool as_root);
+
+/* Kills and reaps the process and closes netns_fd. */
+void testlib_ns_child_stop(struct testlib_ns_child *c);
+
+/*
+ * Runs fn(arg) inside the network namespace netns_fd and returns its
+ * result, coming back afterwards; the caller must be root.
+ */
+int testlib_in_netns(int netns_fd, int (*fn)(void *arg), void *arg);
+
 #endif /* TUNBROKER_TESTLIB_H */

@@ -199,9 +199,6 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 	    (r = validate_routes(req, err)) != 0 ||
 	    (r = validate_offload(req, err)) != 0)
 		return r;
-	if (req->has_netns)
-		return tb_error_set(err, -EOPNOTSUPP,
-		    "this broker does not serve netns yet");
 	return 0;
 }
 
@@ -214,20 +211,47 @@ struct target {
 	struct netlink *nl;
 	bool own_nl;			/* nl is ours to close */
 	int fds[TB_MAX_QUEUES];		/* opened there, or -1 */
+	int nsid;			/* LEASE_NSID_HOME, or its id */
+	struct netns_id id;		/* with an nsid: which namespace */
+	int netns_fd;			/* with an nsid: the client's, borrowed */
 };
 
+/*
+ * Gets descriptors inside the client's namespace netns_fd (checked by
+ * netns_check() already) from the namespace helper, and gives the
+ * namespace an id first, so that the device's link events reach the
+ * link watch from its creation on.
+ */
 static int
 target_open(struct broker *b, const struct tb_create_request *req,
-    struct target *t, struct tb_error *err)
+    int netns_fd, struct target *t, struct tb_error *err)
 {
+	unsigned queues = req->queues != 0 ? req->queues : 1;
+	int nl_fd, r;
 	size_t i;
 
-	(void)req;
-	(void)err;
 	for (i = 0; i < TB_MAX_QUEUES; i++)
 		t->fds[i] = -1;
 	t->nl = b->nl;
 	t->own_nl = false;
+	t->nsid = LEASE_NSID_HOME;
+	t->netns_fd = netns_fd;
+	if (!req->has_netns)
+		return 0;
+	if (!linkwatch_hears_namespaces(b->watch))
+		return tb_error_set(err, -EOPNOTSUPP, "netns: this broker "
+		    "cannot follow devices in other namespaces (it started "
+		    "without CAP_NET_BROADCAST), so it places none there");
+	if ((r = netns_nsid(netns_fd, &t->nsid, err)) != 0)
+		return r;
+	if ((r = nsopen_open(b->nsopen, netns_fd, queues, t->fds, &nl_fd,
+	    err)) != 0)
+		return r;
+	if ((r = netlink_open_fd(nl_fd, &t->nl, err)) != 0) {
+		t->nl = NULL;
+		return r;
+	}
+	t->own_nl = true;
 	return 0;
 }
 
@@ -284,16 +308,16 @@ struct pool_addresses {
 };
 
 /*
- * Takes a subnet for ifindex from the pools of the granting rule for each
+ * Takes a subnet for the device from the pools of the granting rule for each
  * family the request asks an auto-address of, and holds the pool subnets
  * any requested address or the peer lies in, so that no later
  * auto-address overlaps them.
- * On failure whatever was taken stays recorded under ifindex: the caller
+ * On failure whatever was taken stays recorded under device: the caller
  * releases it with the device.
  */
 static int
 take_pool_addresses(struct broker *b, const struct policy_rule *rule,
-    unsigned ifindex, const struct tb_create_request *req,
+    uint64_t device, const struct tb_create_request *req,
     struct pool_addresses *autos, struct tb_error *err)
 {
 	struct pool_alloc *pa = lease_table_pools(b->leases);
@@ -302,26 +326,26 @@ take_pool_addresses(struct broker *b, const struct policy_rule *rule,
 
 	autos->n = 0;
 	if (req->auto_inet) {
-		if ((r = pool_alloc_take(pa, ifindex, AF_INET, rule->pools,
+		if ((r = pool_alloc_take(pa, device, AF_INET, rule->pools,
 		    rule->npools, &autos->addrs[autos->n], err)) != 0)
 			return r;
 		autos->n++;
 	}
 	if (req->auto_inet6) {
-		if ((r = pool_alloc_take(pa, ifindex, AF_INET6, rule->pools,
+		if ((r = pool_alloc_take(pa, device, AF_INET6, rule->pools,
 		    rule->npools, &autos->addrs[autos->n], err)) != 0)
 			return r;
 		autos->n++;
 	}
 	for (i = 0; i < req->naddrs; i++) {
-		if ((r = pool_alloc_hold(pa, ifindex, &req->addrs[i])) != 0)
+		if ((r = pool_alloc_hold(pa, device, &req->addrs[i])) != 0)
 			return tb_error_set(err, r, "recording address %s: %s",
 			    tb_addr_format(&req->addrs[i], true,
 			    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX),
 			    strerror(-r));
 	}
 	/* The peer is routed through the device: its subnet is taken too. */
-	if (req->has_peer && (r = pool_alloc_hold(pa, ifindex,
+	if (req->has_peer && (r = pool_alloc_hold(pa, device,
 	    &req->peer)) != 0)
 		return tb_error_set(err, r, "recording peer: %s", strerror(-r));
 	return 0;
@@ -500,24 +524,36 @@ build_device(struct broker *b, struct target *t,
 	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
 		goto fail;
 	ifindex = link.ifindex;
-	if ((r = take_pool_addresses(b, rule, ifindex, req, &autos, err)) != 0 ||
+	if ((r = take_pool_addresses(b, rule, pool_device_key(t->nsid, ifindex),
+	    req, &autos, err)) != 0 ||
 	    (r = configure_device(t, ifindex, who->uid, req, bridge, &autos,
 	    err)) != 0 ||
 	    (r = describe_device(t, ifindex, req, bridge, &autos, rep, err))
 	    != 0)
 		goto fail;
-	if ((r = lease_table_add(b->leases, who->uid, ifindex, rep->name))
-	    != 0) {
+	if (t->nsid != LEASE_NSID_HOME) {
+		rep->has_netns = true;
+		rep->netns = (struct tb_netns){ .dev = t->id.dev,
+		    .ino = t->id.ino };
+	}
+	if ((r = lease_table_add_ns(b->leases, t->nsid, who->uid, ifindex,
+	    rep->name)) != 0) {
 		tb_error_set(err, r, "recording the lease of %s: %s",
 		    rep->name, strerror(-r));
 		goto fail;
 	}
+	/* Only costs the probing of an abandoned device there. */
+	if (t->nsid != LEASE_NSID_HOME &&
+	    (r = linkwatch_keep_netns(b->watch, t->nsid, t->netns_fd)) != 0)
+		log_warn("lease of %s in nsid %d: keeping its namespace: %s",
+		    rep->name, t->nsid, strerror(-r));
 	return 0;
 fail:
 	/* Delete at once rather than leave it to the last close. */
 	if (ifindex != 0) {
 		netlink_delete_link(t->nl, ifindex, &ignored);
-		pool_alloc_release(lease_table_pools(b->leases), ifindex);
+		pool_alloc_release(lease_table_pools(b->leases),
+		    pool_device_key(t->nsid, ifindex));
 	}
 	close_queues(b, fds, TB_MAX_QUEUES);
 	return r;
@@ -554,34 +590,75 @@ check_bridge_mtu(struct broker *b, const struct peer_identity *who,
 	return 0;
 }
 
+/*
+ * Checks the namespace a request names, before the policy sees it.  The
+ * broker's own namespace counts as none: *req then points to *local, a
+ * copy without it (on the heap, a request is large), which the caller
+ * frees.
+ */
 static int
-create_device(struct broker *b, const struct peer_identity *who,
-    const struct tb_create_request *req, struct tb_created_reply *rep,
-    int fds[TB_MAX_QUEUES], struct tb_error *err)
+resolve_netns(struct broker *b, const struct peer_identity *who,
+    const struct tb_create_request **req, struct tb_create_request **local,
+    int netns_fd, struct netns_id *id, struct tb_error *err)
 {
-	const struct policy_rule *rule;
-	struct netlink_link bridge;
-	struct target t;
+	bool is_home;
 	int r;
 
-	if ((r = validate_create(req, err)) != 0)
+	*local = NULL;
+	if (!(*req)->has_netns)
+		return 0;
+	if ((r = netns_check(netns_fd, who, &b->home, id, &is_home, err)) != 0)
 		return r;
+	if (!is_home)
+		return 0;
+	if ((*local = malloc(sizeof(**local))) == NULL)
+		return tb_error_set(err, -ENOMEM, "netns: %s",
+		    strerror(ENOMEM));
+	**local = **req;
+	(*local)->has_netns = false;
+	*req = *local;
+	return 0;
+}
+
+static int
+create_device(struct broker *b, const struct peer_identity *who,
+    const struct tb_create_request *req, const int *msg_fds,
+    struct tb_created_reply *rep, int fds[TB_MAX_QUEUES],
+    struct tb_error *err)
+{
+	struct tb_create_request *local = NULL;
+	const struct policy_rule *rule;
+	struct netns_id id = { 0, 0 };
+	struct netlink_link bridge;
+	struct target t;
+	/* The codec holds a netns attribute to exactly one descriptor. */
+	int netns_fd = req->has_netns ? msg_fds[0] : -1, r;
+
+	if ((r = resolve_netns(b, who, &req, &local, netns_fd, &id,
+	    err)) != 0 || (r = validate_create(req, err)) != 0)
+		goto out;
 	r = policy_check_create_rule(&b->config, who, req,
 	    lease_table_count_uid(b->leases, who->uid), &rule, err);
 	if (r != 0)
-		return r;
-	if ((r = target_open(b, req, &t, err)) != 0)
-		return r;
-	/* The bridge is looked up only for a client the policy allows it. */
+		goto out;
+	if ((r = target_open(b, req, netns_fd, &t, err)) != 0)
+		goto close;
+	t.id = id;
+	/*
+	 * The bridge is looked up only for a client the policy allows it,
+	 * and in the device's namespace.
+	 */
 	if (req->bridge[0] != '\0' &&
 	    ((r = find_bridge(&t, req->bridge, &bridge, err)) != 0 ||
 	    (r = check_bridge_mtu(b, who, req, &bridge, &rule, err)) != 0))
-		goto out;
+		goto close;
 	r = build_device(b, &t, who, rule, req,
 	    req->bridge[0] != '\0' ? &bridge : NULL, rep, fds, err);
-out:
+close:
 	close_queues(b, t.fds, TB_MAX_QUEUES);
 	target_close(&t);
+out:
+	free(local);
 	return r;
 }
 
@@ -589,7 +666,7 @@ static void
 handle_create(struct broker *b, const struct peer_identity *who,
     const struct tb_msg *msg, const int *fds, struct reply *reply)
 {
-	char addrs[512], mac[TB_MAC_TEXT_MAX], vnet[80] = "";
+	char addrs[512], mac[TB_MAC_TEXT_MAX], vnet[80] = "", netns[48];
 	char offloads[TB_OFFLOAD_TEXT_MAX];
 	struct tb_create_request req = { .device_type = 0 };
 	struct tb_created_reply rep = { .mtu = 0 };
@@ -597,11 +674,10 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	int queues[TB_MAX_QUEUES], r;
 	size_t i;
 
-	(void)fds;
 	for (i = 0; i < TB_MAX_QUEUES; i++)
 		queues[i] = -1;
 	if ((r = tb_decode_create(msg, &req, &err)) == 0)
-		r = create_device(b, who, &req, &rep, queues, &err);
+		r = create_device(b, who, &req, fds, &rep, queues, &err);
 	if (r != 0) {
 		log_client(LOG_INFO, who, req.name[0] != '\0' ? req.name : NULL,
 		    "refuse", "refuse uid=%u pid=%d create name=%s: %s",
@@ -623,15 +699,18 @@ handle_create(struct broker *b, const struct peer_identity *who,
 		snprintf(vnet, sizeof(vnet), " vnet-hdr=%u offload=%s",
 		    rep.vnet_hdr, tb_offload_format(rep.offload, offloads,
 		    sizeof(offloads)));
+	snprintf(netns, sizeof(netns), "%llu:%llu",
+	    (unsigned long long)rep.netns.dev,
+	    (unsigned long long)rep.netns.ino);
 	log_client(LOG_INFO, who, rep.name, "grant",
 	    "grant uid=%u pid=%d create %s type=%s ifindex=%u addresses=%s "
-	    "mtu=%u%s%s%s%s queues=%u%s", (unsigned)who->uid, (int)who->pid,
+	    "mtu=%u%s%s%s%s queues=%u%s%s%s", (unsigned)who->uid, (int)who->pid,
 	    rep.name, rep.device_type == TB_DEVICE_TAP ? "tap" : "tun",
 	    rep.ifindex,
 	    format_addrs(rep.addrs, rep.naddrs, addrs, sizeof(addrs)),
 	    rep.mtu, rep.has_mac ? " mac=" : "", rep.has_mac ? mac : "",
 	    rep.bridge[0] != '\0' ? " bridge=" : "", rep.bridge,
-	    rep.fd_count, vnet);
+	    rep.fd_count, vnet, rep.has_netns ? " netns=" : "", netns);
 }
 
 static void
@@ -702,7 +781,8 @@ handle_release(struct broker *b, const struct peer_identity *who,
 		if (l == NULL || !lease_visible(who, l))
 			r = tb_error_set(&err, -ENOENT,
 			    "ifname %s is not a device of yours", name);
-		else if ((r = linkwatch_delete(b->watch, l->ifindex)) != 0)
+		else if ((r = linkwatch_delete_ns(b->watch, l->nsid,
+		    l->ifindex)) != 0)
 			tb_error_set(&err, r, "deleting %s (ifindex %u): %s",
 			    name, l->ifindex, strerror(-r));
 	}

@@ -13,6 +13,8 @@
 #include "lease.h"
 #include "linkwatch.h"
 #include "netlink.h"
+#include "netns.h"
+#include "nsopen.h"
 #include "policy.h"
 
 /* What every request handler may use. */
@@ -22,6 +24,8 @@ struct broker {
 	struct lease_table *leases;
 	struct linkwatch *watch;	/* deletes devices without waiting */
 	struct closer *closer;		/* NULL: close inline */
+	struct nsopen *nsopen;		/* NULL: no namespaces served */
+	struct netns_id home;		/* the broker's network namespace */
 };
 
 /*

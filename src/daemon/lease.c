@@ -53,15 +53,22 @@ lease_table_free(struct lease_table *t)
 }
 
 static struct lease *
-lease_slot(const struct lease_table *t, unsigned ifindex)
+lease_slot_ns(const struct lease_table *t, int nsid, unsigned ifindex)
 {
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
-		if (t->leases[i].ifindex == ifindex)
+		if (t->leases[i].ifindex == ifindex &&
+		    t->leases[i].nsid == nsid)
 			return &t->leases[i];
 	}
 	return NULL;
+}
+
+static struct lease *
+lease_slot(const struct lease_table *t, unsigned ifindex)
+{
+	return lease_slot_ns(t, LEASE_NSID_HOME, ifindex);
 }
 
 static void
@@ -74,9 +81,16 @@ int
 lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
     const char *name)
 {
+	return lease_table_add_ns(t, LEASE_NSID_HOME, uid, ifindex, name);
+}
+
+int
+lease_table_add_ns(struct lease_table *t, int nsid, uid_t uid,
+    unsigned ifindex, const char *name)
+{
 	struct lease *l, *grown;
 
-	if ((l = lease_slot(t, ifindex)) == NULL) {
+	if ((l = lease_slot_ns(t, nsid, ifindex)) == NULL) {
 		if (t->n == t->cap) {
 			size_t cap = t->cap == 0 ? 16 : t->cap * 2;
 
@@ -92,6 +106,7 @@ lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 	}
 	l->uid = uid;
 	l->ifindex = ifindex;
+	l->nsid = nsid;
 	lease_set_name(l, name);
 	return 0;
 }
@@ -99,14 +114,45 @@ lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 int
 lease_table_remove(struct lease_table *t, unsigned ifindex)
 {
-	struct lease *l = lease_slot(t, ifindex);
+	return lease_table_remove_ns(t, LEASE_NSID_HOME, ifindex);
+}
+
+int
+lease_table_remove_ns(struct lease_table *t, int nsid, unsigned ifindex)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
 
 	/* Whatever the device held is free once it is gone. */
-	pool_alloc_release(t->pools, ifindex);
+	pool_alloc_release(t->pools, pool_device_key(nsid, ifindex));
 	if (l == NULL)
 		return -ENOENT;
 	*l = t->leases[--t->n];
 	return 0;
+}
+
+unsigned
+lease_table_remove_nsid(struct lease_table *t, int nsid)
+{
+	unsigned removed = 0;
+	size_t i = 0;
+
+	while (nsid != LEASE_NSID_HOME && i < t->n) {
+		if (t->leases[i].nsid == nsid) {
+			pool_alloc_release(t->pools, pool_device_key(nsid,
+			    t->leases[i].ifindex));
+			t->leases[i] = t->leases[--t->n];
+			removed++;
+		} else {
+			i++;
+		}
+	}
+	return removed;
+}
+
+const struct lease *
+lease_table_find_ns(const struct lease_table *t, int nsid, unsigned ifindex)
+{
+	return lease_slot_ns(t, nsid, ifindex);
 }
 
 const struct lease *
@@ -137,6 +183,16 @@ lease_table_rename(struct lease_table *t, unsigned ifindex, const char *name)
 }
 
 void
+lease_table_rename_ns(struct lease_table *t, int nsid, unsigned ifindex,
+    const char *name)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
+
+	if (l != NULL && name[0] != '\0')
+		lease_set_name(l, name);
+}
+
+void
 lease_table_set_carrier_lost(struct lease_table *t, unsigned ifindex,
     bool lost)
 {
@@ -144,6 +200,27 @@ lease_table_set_carrier_lost(struct lease_table *t, unsigned ifindex,
 
 	if (l != NULL)
 		l->carrier_lost = lost;
+}
+
+void
+lease_table_set_carrier_lost_ns(struct lease_table *t, int nsid,
+    unsigned ifindex, bool lost)
+{
+	struct lease *l = lease_slot_ns(t, nsid, ifindex);
+
+	if (l != NULL)
+		l->carrier_lost = lost;
+}
+
+unsigned
+lease_table_count_nsid(const struct lease_table *t, int nsid)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		n += t->leases[i].nsid == nsid;
+	return n;
 }
 
 unsigned

@@ -17,8 +17,16 @@
 /* The alias that marks a device as ours, followed by the owner's uid. */
 #define LEASE_ALIAS_PREFIX	"tunbroker:uid="
 
+/*
+ * The namespace of a lease in the broker's own namespace.  A device in a
+ * client's namespace is keyed by that namespace's id as the broker's
+ * namespace knows it (RTM_NEWNSID), which link events from there carry.
+ */
+#define LEASE_NSID_HOME		(-1)
+
 struct lease {
-	unsigned ifindex;
+	int nsid;		/* LEASE_NSID_HOME, or the namespace's id */
+	unsigned ifindex;	/* in that namespace */
 	uid_t uid;
 	char name[TB_IFNAME_MAX];
 	time_t created;		/* when granted, or adopted at start-up */
@@ -39,7 +47,8 @@ int lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
 
 /*
  * The address pools of the table's devices: a subnet taken for a device
- * (pool_alloc_take) is held until its lease ends.
+ * (pool_alloc_take, keyed by pool_device_key(nsid, ifindex)) is held
+ * until its lease ends, by any of the removals below.
  */
 struct pool_alloc *lease_table_pools(struct lease_table *t);
 
@@ -48,6 +57,29 @@ struct pool_alloc *lease_table_pools(struct lease_table *t);
  * 0, or -ENOENT if there is none.
  */
 int lease_table_remove(struct lease_table *t, unsigned ifindex);
+
+/*
+ * The same three for a device in the namespace of id nsid: ifindex is
+ * its index there.  Leases of the broker's namespace (the functions
+ * without _ns, which work on those alone) use LEASE_NSID_HOME.
+ */
+int lease_table_add_ns(struct lease_table *t, int nsid, uid_t uid,
+    unsigned ifindex, const char *name);
+int lease_table_remove_ns(struct lease_table *t, int nsid, unsigned ifindex);
+const struct lease *lease_table_find_ns(const struct lease_table *t, int nsid,
+    unsigned ifindex);
+
+void lease_table_rename_ns(struct lease_table *t, int nsid, unsigned ifindex,
+    const char *name);
+
+void lease_table_set_carrier_lost_ns(struct lease_table *t, int nsid,
+    unsigned ifindex, bool lost);
+
+/* The live leases in the namespace nsid. */
+unsigned lease_table_count_nsid(const struct lease_table *t, int nsid);
+
+/* Ends every lease in the namespace nsid (it died); how many ended. */
+unsigned lease_table_remove_nsid(struct lease_table *t, int nsid);
 
 /* The lease of ifindex, or NULL; valid until the table next changes. */
 const struct lease *lease_table_find_by_ifindex(const struct lease_table *t,

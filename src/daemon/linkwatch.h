@@ -12,6 +12,8 @@
 #ifndef TUNBROKER_LINKWATCH_H
 #define TUNBROKER_LINKWATCH_H
 
+#include <stdbool.h>
+
 #include <event2/event.h>
 
 #include "closer.h"
@@ -53,5 +55,37 @@ int linkwatch_start(struct linkwatch *lw, struct event_base *base,
  * send.  The lease ends when the deletion is seen.
  */
 int linkwatch_delete(struct linkwatch *lw, unsigned ifindex);
+
+struct nsopen;
+
+/*
+ * Lets the watch probe devices in clients' namespaces through the
+ * namespace helper (nsopen.h); without it, an abandoned single-queue
+ * device there lives until its namespace ends.
+ */
+void linkwatch_set_nsopen(struct linkwatch *lw, struct nsopen *nsopen);
+
+/*
+ * Keeps a copy of fd, the namespace the broker knows by nsid, while
+ * leases live in it, so that an abandoned single-queue device there can
+ * be told from a held one (the copy keeps the namespace alive as long as
+ * its leases, which their devices' queues do anyway).  0 or a negative
+ * errno, which only costs that probing.
+ */
+int linkwatch_keep_netns(struct linkwatch *lw, int nsid, int fd);
+
+/*
+ * Whether link events of other namespaces reach the watch, so that leases
+ * of devices placed in clients' namespaces end when the devices go (it
+ * needed CAP_NET_BROADCAST when opened).  Without it no namespace is
+ * served.
+ */
+bool linkwatch_hears_namespaces(const struct linkwatch *lw);
+
+/*
+ * linkwatch_delete() for the device ifindex of the namespace nsid
+ * (RTM_DELLINK with IFLA_TARGET_NETNSID); LEASE_NSID_HOME is ours.
+ */
+int linkwatch_delete_ns(struct linkwatch *lw, int nsid, unsigned ifindex);
 
 #endif /* TUNBROKER_LINKWATCH_H */

@@ -239,7 +239,7 @@ main(int argc, char **argv)
 	struct reload reload = { .opts = &opts, .broker = &broker,
 	    .notifier = &notifier };
 	struct tb_error err;
-	int ready_fd = -1, status = 1;
+	int ready_fd = -1, status = 1, r;
 
 	parse_options(argc, argv, &opts);
 	log_init(false, opts.verbose);
@@ -253,6 +253,17 @@ main(int argc, char **argv)
 	}
 	if (!opts.foreground)
 		ready_fd = detach();
+
+	/* Before anything else is open, and while we still have privilege. */
+	if (nsopen_start(&broker.nsopen, &err) != 0)
+		log_info("%s", err.text);
+	else
+		log_debug("namespace helper: pid %d, keeping CAP_SYS_ADMIN and "
+		    "CAP_NET_ADMIN", (int)nsopen_pid(broker.nsopen));
+	if ((r = netns_self(&broker.home)) != 0) {
+		log_error("reading our network namespace: %s", strerror(-r));
+		goto out;
+	}
 
 	if (netlink_open(&broker.nl, &err) != 0) {
 		log_error("%s", err.text);
@@ -305,6 +316,7 @@ main(int argc, char **argv)
 	if (closer_start(&broker.closer) != 0)
 		log_warn("no closing thread: device teardown will block the loop");
 	linkwatch_set_closer(broker.watch, broker.closer);
+	linkwatch_set_nsopen(broker.watch, broker.nsopen);
 	if (notify_ready(&notifier, base, &server) != 0)
 		log_warn("cannot start the watchdog and status timers");
 	if (event_base_dispatch(base) < 0)
@@ -324,6 +336,7 @@ out:
 	if (base != NULL)
 		event_base_free(base);
 	closer_stop(broker.closer);
+	nsopen_stop(broker.nsopen);
 	netlink_close(broker.nl);
 	lease_table_free(broker.leases);
 	conf_free(&broker.config);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 
@@ -46,11 +47,34 @@ struct netlink {
 	char steps[NETLINK_BATCH_MAX][NETLINK_STEP_MAX];
 };
 
+/* Binds nl->sock and asks for the conveniences; 0 or a negative errno. */
+static int
+netlink_setup(struct netlink *nl, struct tb_error *err)
+{
+	int one = 1, rc;
+
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "binding a rtnetlink socket: %s",
+		    strerror(-rc));
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	/*
+	 * Both are conveniences (the kernel's reason in words; acks without
+	 * a copy of the request), so a kernel without them is no failure.
+	 */
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one,
+	    sizeof(one));
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one,
+	    sizeof(one));
+	return 0;
+}
+
 int
 netlink_open(struct netlink **out, struct tb_error *err)
 {
 	struct netlink *nl;
-	int one = 1, rc;
+	int rc;
 
 	*out = NULL;
 	if ((nl = calloc(1, sizeof(*nl))) == NULL)
@@ -63,21 +87,36 @@ netlink_open(struct netlink **out, struct tb_error *err)
 		    strerror(-rc));
 		goto fail;
 	}
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) == -1) {
+	if ((rc = netlink_setup(nl, err)) != 0)
+		goto fail;
+	*out = nl;
+	return 0;
+fail:
+	netlink_close(nl);
+	return rc;
+}
+
+int
+netlink_open_fd(int fd, struct netlink **out, struct tb_error *err)
+{
+	struct netlink *nl;
+	int rc;
+
+	*out = NULL;
+	if ((nl = calloc(1, sizeof(*nl))) == NULL) {
+		close(fd);
+		return tb_error_set(err, -ENOMEM,
+		    "adopting a rtnetlink socket: %s", strerror(ENOMEM));
+	}
+	if ((nl->sock = mnl_socket_fdopen(fd)) == NULL) {
 		rc = -errno;
-		tb_error_set(err, rc, "binding a rtnetlink socket: %s",
+		close(fd);
+		tb_error_set(err, rc, "adopting a rtnetlink socket: %s",
 		    strerror(-rc));
 		goto fail;
 	}
-	nl->portid = mnl_socket_get_portid(nl->sock);
-	/*
-	 * Both are conveniences (the kernel's reason in words; acks without
-	 * a copy of the request), so a kernel without them is no failure.
-	 */
-	(void)mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one,
-	    sizeof(one));
-	(void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one,
-	    sizeof(one));
+	if ((rc = netlink_setup(nl, err)) != 0)
+		goto fail;
 	*out = nl;
 	return 0;
 fail:
@@ -550,6 +589,10 @@ netlink_parse_tun_data(const struct nlattr *data, struct netlink_link *link)
 		case IFLA_TUN_NUM_DISABLED_QUEUES:
 			link->disabled_queues = mnl_attr_get_u32(attr);
 			break;
+		case IFLA_TUN_OWNER:
+			link->owner = mnl_attr_get_u32(attr);
+			link->has_owner = true;
+			break;
 		}
 	}
 }
@@ -658,9 +701,10 @@ netlink_dump_batch(struct netlink *nl, int len, uint32_t seq,
  * and an ack) and calls fn for each link in the answer.
  */
 static int
-netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
-    uint16_t flags, int (*fn)(const struct netlink_link *link, void *arg),
-    void *arg, struct tb_error *err)
+netlink_get_links(struct netlink *nl, int nsid, unsigned ifindex,
+    const char *name, uint16_t flags,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -677,6 +721,8 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
 	ifi->ifi_index = (int)ifindex;
 	if (name != NULL)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
 		rc = -errno;
 	while (rc == 0) {
@@ -695,6 +741,9 @@ netlink_get_links(struct netlink *nl, unsigned ifindex, const char *name,
 	if (rc < 0 && ifindex != 0)
 		return tb_error_set(err, rc, "reading link ifindex %u: %s",
 		    ifindex, strerror(-rc));
+	if (rc < 0 && nsid >= 0)
+		return tb_error_set(err, rc, "listing the links of namespace "
+		    "nsid %d: %s", nsid, strerror(-rc));
 	if (rc < 0)
 		return tb_error_set(err, rc, "listing the links: %s",
 		    strerror(-rc));
@@ -706,7 +755,15 @@ netlink_dump_links(struct netlink *nl,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err)
 {
-	return netlink_get_links(nl, 0, NULL, NLM_F_DUMP, fn, arg, err);
+	return netlink_get_links(nl, -1, 0, NULL, NLM_F_DUMP, fn, arg, err);
+}
+
+int
+netlink_dump_links_ns(struct netlink *nl, int nsid,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err)
+{
+	return netlink_get_links(nl, nsid, 0, NULL, NLM_F_DUMP, fn, arg, err);
 }
 
 /* Keeps the one link a by-index RTM_GETLINK answers with. */
@@ -725,7 +782,19 @@ netlink_get_link(struct netlink *nl, unsigned ifindex,
 	if (!netlink_ifindex_valid(ifindex))
 		return tb_error_set(err, -EINVAL,
 		    "reading ifindex %u: invalid ifindex", ifindex);
-	return netlink_get_links(nl, ifindex, NULL, NLM_F_ACK,
+	return netlink_get_links(nl, -1, ifindex, NULL, NLM_F_ACK,
+	    netlink_keep_link, link, err);
+}
+
+int
+netlink_get_link_ns(struct netlink *nl, int nsid, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err)
+{
+	memset(link, 0, sizeof(*link));
+	if (!netlink_ifindex_valid(ifindex))
+		return tb_error_set(err, -EINVAL,
+		    "reading ifindex %u: invalid ifindex", ifindex);
+	return netlink_get_links(nl, nsid, ifindex, NULL, NLM_F_ACK,
 	    netlink_keep_link, link, err);
 }
 
@@ -737,7 +806,7 @@ netlink_get_link_by_name(struct netlink *nl, const char *name,
 	if (name[0] == '\0' || strlen(name) >= TB_IFNAME_MAX)
 		return tb_error_set(err, -EINVAL,
 		    "reading link \"%s\": invalid name", name);
-	return netlink_get_links(nl, 0, name, NLM_F_ACK, netlink_keep_link,
+	return netlink_get_links(nl, -1, 0, name, NLM_F_ACK, netlink_keep_link,
 	    link, err);
 }
 

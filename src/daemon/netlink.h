@@ -23,6 +23,14 @@ struct netlink;
 /* Opens a handle; *out is NULL on failure.  The socket is SOCK_CLOEXEC. */
 int netlink_open(struct netlink **out, struct tb_error *err);
 
+/*
+ * Makes a handle of fd, a NETLINK_ROUTE socket that is not bound yet: one
+ * the namespace helper (nsopen.h) opened inside a client's namespace, so
+ * that every request on the handle acts there.  The handle owns fd from
+ * the call on, even on failure.
+ */
+int netlink_open_fd(int fd, struct netlink **out, struct tb_error *err);
+
 /* Closes nl; NULL is fine. */
 void netlink_close(struct netlink *nl);
 
@@ -120,6 +128,8 @@ struct netlink_link {
 	bool has_queues;
 	unsigned queues;		/* attached queues */
 	unsigned disabled_queues;	/* held but detached (TUNSETQUEUE) */
+	bool has_owner;			/* IFLA_TUN_OWNER: a TUN with an owner */
+	uint32_t owner;			/* as the reader's user namespace sees it */
 };
 
 /*
@@ -136,6 +146,19 @@ int netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link);
 int netlink_dump_links(struct netlink *nl,
     int (*fn)(const struct netlink_link *link, void *arg), void *arg,
     struct tb_error *err);
+
+/*
+ * netlink_dump_links() of the namespace the broker's namespace knows by
+ * nsid (IFLA_TARGET_NETNSID), for a handle opened with CAP_NET_ADMIN over
+ * it; a dump the broker makes shows owners as its own uids.
+ */
+int netlink_dump_links_ns(struct netlink *nl, int nsid,
+    int (*fn)(const struct netlink_link *link, void *arg), void *arg,
+    struct tb_error *err);
+
+/* netlink_get_link() in the namespace nsid (IFLA_TARGET_NETNSID). */
+int netlink_get_link_ns(struct netlink *nl, int nsid, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err);
 
 /*
  * Dumps every IPv4 and IPv6 address of the namespace (RTM_GETADDR) and

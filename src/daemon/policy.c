@@ -219,7 +219,7 @@ bridge_allowed(const struct policy_rule *rule, const char *bridge)
 
 /*
  * The objection of rule to the options after the MTU: routes, bridge,
- * queues and offload, in that order.
+ * queues, offload and network namespace, in that order.
  */
 static int
 device_options_objection(const struct policy_rule *rule,
@@ -250,6 +250,10 @@ device_options_objection(const struct policy_rule *rule,
 		    "offload %s is not allowed by %s (offload = no)",
 		    tb_offload_format(req->offload, offloads,
 		    sizeof(offloads)), cite);
+	if (req->has_netns && rule->namespaces != POLICY_NETNS_OWN)
+		return tb_error_set(err, -EPERM,
+		    "netns: placing the device in another network namespace "
+		    "is not allowed by %s (namespaces = none)", cite);
 	return 0;
 }
 

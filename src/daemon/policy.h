@@ -6,18 +6,31 @@
 #ifndef TUNBROKER_POLICY_H
 #define TUNBROKER_POLICY_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "codec.h"
 #include "conf.h"
 
-/* A client's identity from SO_PEERCRED and SO_PEERGROUPS. */
+/* A network namespace as fstat() of its nsfs file shows it. */
+struct netns_id {
+	uint64_t dev;
+	uint64_t ino;
+};
+
+/*
+ * A client's identity from SO_PEERCRED and SO_PEERGROUPS, and the network
+ * namespace its connection was made in (SIOCGSKNS).
+ */
 struct peer_identity {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;		/* supplementary groups */
 	size_t ngroups;
+	bool has_netns;		/* netns could be read */
+	struct netns_id netns;
 };
 
 /*

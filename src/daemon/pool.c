@@ -40,9 +40,9 @@ struct pool_state {
 	size_t nheld, cap;
 };
 
-/* Units first..last of family, carried by the device ifindex. */
+/* Units first..last of family, carried by a device (pool_device_key()). */
 struct pool_holding {
-	unsigned ifindex;
+	uint64_t device;
 	uint8_t family;
 	uint64_t first, last;
 };
@@ -50,7 +50,7 @@ struct pool_holding {
 struct pool_alloc {
 	struct pool_state *pools;
 	size_t npools;
-	struct pool_holding *holdings;	/* sorted by ifindex */
+	struct pool_holding *holdings;	/* sorted by device */
 	size_t nholdings, cap;
 };
 
@@ -307,15 +307,15 @@ nomem:
 	return -ENOMEM;
 }
 
-/* The first holding of ifindex, or where one would go. */
+/* The first holding of device, or where one would go. */
 static size_t
-holding_search(const struct pool_alloc *pa, unsigned ifindex)
+holding_search(const struct pool_alloc *pa, uint64_t device)
 {
 	size_t lo = 0, hi = pa->nholdings, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (pa->holdings[mid].ifindex < ifindex)
+		if (pa->holdings[mid].device < device)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -331,8 +331,8 @@ holding_add(struct pool_alloc *pa, const struct pool_holding *h)
 	uint64_t lo, hi;
 	size_t i, cap;
 
-	for (i = holding_search(pa, h->ifindex); i < pa->nholdings &&
-	    pa->holdings[i].ifindex == h->ifindex; i++) {
+	for (i = holding_search(pa, h->device); i < pa->nholdings &&
+	    pa->holdings[i].device == h->device; i++) {
 		if (pa->holdings[i].family == h->family &&
 		    pa->holdings[i].first == h->first &&
 		    pa->holdings[i].last == h->last)
@@ -351,10 +351,9 @@ holding_add(struct pool_alloc *pa, const struct pool_holding *h)
 		    held_reserve(&pa->pools[i], hi - lo + 1) != 0)
 			return -ENOMEM;
 	}
-	/* After the last holding of its ifindex: ifindexes mostly grow. */
-	i = holding_search(pa, h->ifindex + 1);
-	if (h->ifindex == UINT32_MAX)
-		i = pa->nholdings;
+	/* After the last holding of its device: ifindexes mostly grow. */
+	i = h->device == UINT64_MAX ? pa->nholdings :
+	    holding_search(pa, h->device + 1);
 	memmove(&pa->holdings[i + 1], &pa->holdings[i],
 	    (pa->nholdings - i) * sizeof(pa->holdings[0]));
 	pa->holdings[i] = *h;
@@ -364,10 +363,10 @@ holding_add(struct pool_alloc *pa, const struct pool_holding *h)
 }
 
 int
-pool_alloc_hold(struct pool_alloc *pa, unsigned ifindex,
+pool_alloc_hold(struct pool_alloc *pa, uint64_t device,
     const struct tb_addr *addr)
 {
-	struct pool_holding h = { .ifindex = ifindex, .family = addr->family };
+	struct pool_holding h = { .device = device, .family = addr->family };
 
 	if (addr->family != AF_INET && addr->family != AF_INET6)
 		return 0;
@@ -376,11 +375,11 @@ pool_alloc_hold(struct pool_alloc *pa, unsigned ifindex,
 }
 
 void
-pool_alloc_release(struct pool_alloc *pa, unsigned ifindex)
+pool_alloc_release(struct pool_alloc *pa, uint64_t device)
 {
-	size_t first = holding_search(pa, ifindex), end = first;
+	size_t first = holding_search(pa, device), end = first;
 
-	while (end < pa->nholdings && pa->holdings[end].ifindex == ifindex)
+	while (end < pa->nholdings && pa->holdings[end].device == device)
 		holding_apply(pa->pools, pa->npools, &pa->holdings[end++],
 		    false);
 	/* Most devices hold nothing, and holdings may not exist at all. */
@@ -450,14 +449,14 @@ describe_pool(const struct pool_state *p, char *buf, size_t size,
 }
 
 int
-pool_alloc_take(struct pool_alloc *pa, unsigned ifindex, int family,
+pool_alloc_take(struct pool_alloc *pa, uint64_t device, int family,
     char *const *names, size_t n, struct tb_addr *addr, struct tb_error *err)
 {
 	const char *fam = family == AF_INET ? "IPv4" : "IPv6";
 	char full[TB_ERROR_TEXT_MAX];
 	const struct pool_state *p;
 	struct pool_def def;
-	struct pool_holding h = { .ifindex = ifindex,
+	struct pool_holding h = { .device = device,
 	    .family = (uint8_t)family };
 	size_t i, used = 0, nfull = 0;
 	uint64_t index;

@@ -2,7 +2,8 @@
  * Address pools: which subnet of which [pool] each live device holds, and
  * the lowest free one for the next `--address auto` (tunbrokerd.conf(5)).
  *
- * The truth is a set of holdings: for each device (ifindex), the subnets
+ * The truth is a set of holdings: for each device (a key from
+ * pool_device_key(): its namespace's id and its ifindex), the subnets
  * it was given and any other address it carries that a pool could cover.
  * From it, each configured pool keeps the sorted indices of its subnets
  * that are held, so that finding the lowest free one is a binary search.
@@ -15,12 +16,24 @@
 #define TUNBROKER_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "error.h"
 #include "protocol.h"
 
 struct pool_alloc;
+
+/*
+ * Names a device for the allocator: ifindexes are per namespace, so the
+ * key holds the id of the device's namespace too (LEASE_NSID_HOME, -1,
+ * for the broker's own).
+ */
+static inline uint64_t
+pool_device_key(int nsid, unsigned ifindex)
+{
+	return (uint64_t)(uint32_t)nsid << 32 | ifindex;
+}
 
 int pool_alloc_new(struct pool_alloc **out);
 
@@ -36,7 +49,7 @@ int pool_alloc_configure(struct pool_alloc *pa, const struct pool_def *defs,
     size_t n);
 
 /*
- * Gives the device ifindex the lowest free subnet of family (AF_INET or
+ * Gives the device the lowest free subnet of family (AF_INET or
  * AF_INET6) in the first of the pools named by names[0..n) that is of that
  * family and has one, and writes into *addr what the device gets: the
  * first host of a /30 (198.18.64.1/30), the lower address of a /31
@@ -44,20 +57,20 @@ int pool_alloc_configure(struct pool_alloc *pa, const struct pool_def *defs,
  * is full, with a sentence naming them; -ENOENT when none of the names is
  * a configured pool of family; -ENOMEM.
  */
-int pool_alloc_take(struct pool_alloc *pa, unsigned ifindex, int family,
+int pool_alloc_take(struct pool_alloc *pa, uint64_t device, int family,
     char *const *names, size_t n, struct tb_addr *addr, struct tb_error *err);
 
 /*
- * Records that the device ifindex carries addr (an address it was given
+ * Records that the device carries addr (an address it was given
  * explicitly, or one read back from an adopted device): the pool subnets
  * it lies in are held until the device's release.  Recording the same
  * address twice is one holding.  0 or -ENOMEM.
  */
-int pool_alloc_hold(struct pool_alloc *pa, unsigned ifindex,
+int pool_alloc_hold(struct pool_alloc *pa, uint64_t device,
     const struct tb_addr *addr);
 
-/* Frees every subnet the device ifindex holds; nothing held is fine. */
-void pool_alloc_release(struct pool_alloc *pa, unsigned ifindex);
+/* Frees every subnet the device holds; nothing held is fine. */
+void pool_alloc_release(struct pool_alloc *pa, uint64_t device);
 
 /* The number of subnets of the pool called name that are held now. */
 size_t pool_alloc_held(const struct pool_alloc *pa, const char *name);

@@ -94,14 +94,14 @@ bounding_set(int last)
 	return set;
 }
 
-/* Removes every capability but CAP_NET_ADMIN from the bounding set. */
+/* Removes every capability not in keep from the bounding set. */
 static int
-drop_bounding_set(int last, struct tb_error *err)
+drop_bounding_set(int last, uint64_t keep, struct tb_error *err)
 {
 	int cap;
 
 	for (cap = 0; cap <= last; cap++) {
-		if (cap == CAP_NET_ADMIN ||
+		if ((keep & CAP_BIT(cap)) != 0 ||
 		    prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) != 1)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0)
@@ -115,18 +115,23 @@ drop_bounding_set(int last, struct tb_error *err)
 int
 privs_drop(struct tb_error *err)
 {
-	const uint64_t keep = CAP_BIT(CAP_NET_ADMIN);
+	return privs_keep(CAP_BIT(CAP_NET_ADMIN), "CAP_NET_ADMIN", err);
+}
+
+int
+privs_keep(uint64_t keep, const char *names, struct tb_error *err)
+{
 	struct cap_sets sets;
 	int last = last_cap(), r;
 
 	if ((r = caps_get(&sets)) != 0)
 		return tb_error_set(err, r, "reading our capabilities: %s",
 		    strerror(-r));
-	if (!(sets.permitted & keep))
+	if ((sets.permitted & keep) != keep)
 		return tb_error_set(err, -EPERM,
-		    "tunbrokerd needs CAP_NET_ADMIN: start it as root, or "
+		    "tunbrokerd needs %s: start it as root, or "
 		    "with that capability (its permitted set is 0x%" PRIx64 ")",
-		    sets.permitted);
+		    names, sets.permitted);
 
 	/* The bounding set needs CAP_SETPCAP, so it goes first. */
 	if (sets.permitted & CAP_BIT(CAP_SETPCAP)) {
@@ -135,7 +140,7 @@ privs_drop(struct tb_error *err)
 			return tb_error_set(err, r,
 			    "raising CAP_SETPCAP to drop capabilities: %s",
 			    strerror(-r));
-		if ((r = drop_bounding_set(last, err)) != 0)
+		if ((r = drop_bounding_set(last, keep, err)) != 0)
 			return r;
 	} else {
 		log_debug("no CAP_SETPCAP: the bounding set stays as it is; "
@@ -147,7 +152,7 @@ privs_drop(struct tb_error *err)
 	sets = (struct cap_sets){ .effective = keep, .permitted = keep };
 	if ((r = caps_set(&sets)) != 0)
 		return tb_error_set(err, r,
-		    "keeping only CAP_NET_ADMIN: %s", strerror(-r));
+		    "keeping only %s: %s", names, strerror(-r));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return tb_error_set(err, -errno, "setting no_new_privs: %s",
 		    strerror(errno));
@@ -161,12 +166,20 @@ privs_drop(struct tb_error *err)
 		return tb_error_set(err, -EPERM,
 		    "capabilities are effective 0x%" PRIx64 " permitted 0x%"
 		    PRIx64 " inheritable 0x%" PRIx64 " after dropping all but "
-		    "CAP_NET_ADMIN", sets.effective, sets.permitted,
-		    sets.inheritable);
+		    "%s", sets.effective, sets.permitted,
+		    sets.inheritable, names);
 	log_debug("capabilities: effective 0x%" PRIx64 ", permitted 0x%"
 	    PRIx64 ", inheritable 0, bounding 0x%" PRIx64 ", ambient none; "
 	    "no_new_privs %d; uid %u kept to re-read the configuration",
 	    sets.effective, sets.permitted, bounding_set(last),
 	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), (unsigned)getuid());
 	return 0;
+}
+
+bool
+privs_have(int cap)
+{
+	struct cap_sets sets;
+
+	return caps_get(&sets) == 0 && (sets.permitted & CAP_BIT(cap)) != 0;
 }

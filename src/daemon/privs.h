@@ -5,6 +5,9 @@
 #ifndef TUNBROKER_PRIVS_H
 #define TUNBROKER_PRIVS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "error.h"
 
 /*
@@ -22,5 +25,15 @@
  * needs CAP_NET_ADMIN") when the process was started without it.
  */
 int privs_drop(struct tb_error *err);
+
+/*
+ * privs_drop() for another set: keeps the capabilities whose bits
+ * (1 << CAP_X) are in keep, named in words by names for the sentences.
+ * The namespace helper (nsopen.h) keeps CAP_SYS_ADMIN and CAP_NET_ADMIN.
+ */
+int privs_keep(uint64_t keep, const char *names, struct tb_error *err);
+
+/* Whether cap is in the permitted set now. */
+bool privs_have(int cap);
 
 #endif /* TUNBROKER_PRIVS_H */

@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "fdpass.h"
 #include "log.h"
+#include "netns.h"
 #include "server.h"
 
 /*
@@ -107,6 +108,8 @@ peer_identify(int fd, struct peer_identity *who)
 	}
 	who->groups = groups;
 	who->ngroups = len / sizeof(gid_t);
+	/* Without it only the namespace's owner can vouch for a netns. */
+	who->has_netns = netns_of_socket(fd, &who->netns) == 0;
 	return 0;
 }
 
