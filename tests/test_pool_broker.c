@@ -38,6 +38,7 @@ struct ask {
 	const char *socket_path;
 	bool auto4, auto6;
 	const char *addr, *addr2, *peer; /* requested, or NULL */
+	const char *netns_path;		/* a namespace for the device */
 	int chan;		/* where the child reports */
 	int start;		/* read end of a barrier pipe, or -1 */
 };
@@ -65,7 +66,7 @@ client_request(void *arg)
 	struct tunclient_conn *conn = NULL;
 	struct outcome out = { .fd = -1 };
 	char go;
-	int fd = -1, r;
+	int fd = -1, nsfd = -1, r;
 	size_t i;
 
 	/* Wait for the others: the barrier's write end closes. */
@@ -82,6 +83,12 @@ client_request(void *arg)
 		r = tunclient_request_add_address(req, a->addr2);
 	if (r == 0 && a->peer != NULL)
 		r = tunclient_request_set_peer(req, a->peer);
+	if (r == 0 && a->netns_path != NULL) {
+		if ((nsfd = open(a->netns_path, O_RDONLY | O_CLOEXEC)) < 0)
+			r = -errno;
+		else
+			r = tunclient_request_set_netns_fd(req, nsfd);
+	}
 	if (r != 0) {
 		snprintf(out.text, sizeof(out.text), "builder: %s",
 		    tunclient_request_error(req));
@@ -105,6 +112,8 @@ client_request(void *arg)
 	tunclient_lease_free(lease);
 	tunclient_close(conn);
 	tunclient_request_free(req);
+	if (nsfd >= 0)
+		close(nsfd);
 	return r == 0 ? 0 : 1;
 }
 
@@ -589,6 +598,84 @@ START_TEST(failure_after_the_take_frees_the_subnet)
 }
 END_TEST
 
+/* What the kernel shows of one link in another namespace. */
+struct probe {
+	const char *name;
+	const char *cidr;
+	bool has;
+};
+
+static int
+probe_address(void *arg)
+{
+	struct probe *p = arg;
+	struct netinfo_link link;
+
+	if (netinfo_link_by_name(p->name, &link) != 0)
+		return -ENODEV;
+	p->has = kernel_has(p->name, p->cidr);
+	return 0;
+}
+
+/*
+ * A device placed in a client's namespace draws from the same pools: the
+ * kernel shows its subnet there, no device here gets the same, and the
+ * subnet comes back when that namespace (and so its lease) ends.
+ */
+START_TEST(client_namespace_devices_share_the_pools)
+{
+	struct testlib_broker b;
+	struct testlib_ns_child c;
+	struct ask a = { .auto4 = true, .start = -1 };
+	struct outcome there, here, again, next;
+	struct probe p = { .cidr = "198.18.64.1/30" };
+	char *path;
+	int chan[2], i;
+
+	testlib_enter_netns();
+	start_broker(&b, "pools = lab4\nnamespaces = own\n");
+	testlib_ns_child_start(&c, false);
+	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    chan), 0);
+	a.socket_path = b.socket_path;
+	a.netns_path = path;
+	a.chan = chan[1];
+	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
+	close(chan[1]);
+	there = read_outcome(chan[0]);
+	close(chan[0]);
+	ck_assert_msg(there.code == 0, "refused: %s", there.text);
+	ck_assert_str_eq(there.addrs[0], "198.18.64.1/30");
+	p.name = there.name;
+	ck_assert_int_eq(testlib_in_netns(c.netns_fd, probe_address, &p), 0);
+	ck_assert_msg(p.has, "%s shows no 198.18.64.1/30 in its namespace",
+	    there.name);
+	here = ask_ok(b.socket_path, true, false);
+	assert_got(&here, 0, "198.18.64.5/30");
+	/* The namespace goes, and the device and its lease with it. */
+	close(there.fd);
+	testlib_ns_child_stop(&c);
+	for (i = 0; i < 500 && log_count(&b, "lease ended") == 0 &&
+	    log_count(&b, "leases ended") == 0; i++)
+		usleep(10 * 1000);
+	again = ask_ok(b.socket_path, true, false);
+	assert_got(&again, 0, "198.18.64.1/30");
+	/*
+	 * The device here kept its own, though it may well have the same
+	 * ifindex as the one that went had in its namespace.
+	 */
+	next = ask_ok(b.socket_path, true, false);
+	assert_got(&next, 0, "198.18.64.9/30");
+	ck_assert(kernel_has(here.name, "198.18.64.5/30"));
+	close(here.fd);
+	close(again.fd);
+	close(next.fd);
+	free(path);
+	testlib_broker_stop(&b);
+}
+END_TEST
+
 /* Sends SIGHUP and waits until the broker says it reloaded. */
 static void
 reload(struct testlib_broker *b, const char *config)
@@ -648,6 +735,7 @@ main(void)
 	tcase_add_test(tc, reload_keeps_subnets_of_changed_pools);
 	tcase_add_test(tc, requested_addresses_and_peers_hold_subnets);
 	tcase_add_test(tc, failure_after_the_take_frees_the_subnet);
+	tcase_add_test(tc, client_namespace_devices_share_the_pools);
 	suite_add_tcase(s, tc);
 	return testlib_run(s, true);
 }
