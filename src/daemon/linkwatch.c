@@ -455,9 +455,10 @@ compare_ifindexes(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The devices of the broker's namespace a dump adopted, sorted. */
+/* The devices of one namespace a dump adopted, sorted. */
 struct linkwatch_home {
 	struct lease_table *leases;
+	int nsid;		/* LEASE_NSID_HOME, or the namespace's id */
 	unsigned *ifindexes;
 	size_t n;
 };
@@ -478,20 +479,18 @@ linkwatch_sync_address(unsigned ifindex, const struct tb_addr *addr,
 	    sizeof(home->ifindexes[0]), compare_ifindexes) == NULL)
 		return 0;
 	return pool_alloc_hold(lease_table_pools(home->leases),
-	    pool_device_key(LEASE_NSID_HOME, ifindex), addr);
+	    pool_device_key(home->nsid, ifindex), addr);
 }
 
 /*
- * Holds the pool subnets of the addresses on the devices of the broker's
- * namespace that seen holds (one dump, whatever their number).  Devices
- * in clients' namespaces are not read: their subnets are held only while
- * this broker runs.
+ * Holds the pool subnets of the addresses on the devices of namespace
+ * nsid that seen holds (one dump of the namespace, whatever their number).
  */
 static int
 linkwatch_sync_addresses(struct linkwatch *lw,
-    const struct linkwatch_seen *seen, struct tb_error *err)
+    const struct linkwatch_seen *seen, int nsid, struct tb_error *err)
 {
-	struct linkwatch_home home = { .leases = lw->leases };
+	struct linkwatch_home home = { .leases = lw->leases, .nsid = nsid };
 	size_t i;
 	int r;
 
@@ -501,18 +500,54 @@ linkwatch_sync_addresses(struct linkwatch *lw,
 		return tb_error_set(err, -ENOMEM, "rebuilding the lease "
 		    "table: %s", strerror(ENOMEM));
 	for (i = 0; i < seen->n; i++) {
-		if (seen->keys[i].nsid == LEASE_NSID_HOME)
+		if (seen->keys[i].nsid == nsid && seen->keys[i].ifindex != 0)
 			home.ifindexes[home.n++] = seen->keys[i].ifindex;
 	}
 	qsort(home.ifindexes, home.n, sizeof(home.ifindexes[0]),
 	    compare_ifindexes);
-	r = home.n == 0 ? 0 : netlink_dump_addresses(lw->nl,
-	    linkwatch_sync_address, &home, err);
+	if (home.n == 0)
+		r = 0;
+	else if (nsid == LEASE_NSID_HOME)
+		r = netlink_dump_addresses(lw->nl, linkwatch_sync_address,
+		    &home, err);
+	else
+		r = netlink_dump_addresses_ns(lw->nl, nsid,
+		    linkwatch_sync_address, &home, err);
 	free(home.ifindexes);
 	if (r < 0)
 		return tb_error_set(err, r, "rebuilding the lease table: %s",
 		    strerror(-r));
 	return r;
+}
+
+/*
+ * The same for each client's namespace a dump adopted devices in.  One
+ * that cannot be read now (it is dying, say) is skipped: its devices go
+ * with it.
+ */
+static int
+linkwatch_sync_foreign_addresses(struct linkwatch *lw,
+    const struct linkwatch_seen *seen, struct tb_error *err)
+{
+	struct tb_error why;
+	int last = LEASE_NSID_HOME, r;
+	size_t i;
+
+	for (i = 0; i < seen->n; i++) {
+		if (seen->keys[i].nsid == LEASE_NSID_HOME ||
+		    seen->keys[i].nsid == last)
+			continue;
+		last = seen->keys[i].nsid;
+		r = linkwatch_sync_addresses(lw, seen, last, &why);
+		if (r == -ENOMEM) {
+			if (err != NULL)
+				*err = why;
+			return r;
+		}
+		if (r < 0)
+			log_warn("%s", why.text);
+	}
+	return 0;
 }
 
 int
@@ -528,9 +563,11 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 		r = tb_error_set(err, r, "rebuilding the lease table: %s",
 		    strerror(-r));
 	if (r == 0)
-		r = linkwatch_sync_addresses(lw, &seen, err);
+		r = linkwatch_sync_addresses(lw, &seen, LEASE_NSID_HOME, err);
 	if (r == 0)
 		r = linkwatch_sync_foreign(lw, &seen, err);
+	if (r == 0)
+		r = linkwatch_sync_foreign_addresses(lw, &seen, err);
 	while (r == 0 && (l = lease_table_at(lw->leases, i)) != NULL) {
 		if (seen_has(&seen, l)) {
 			i++;

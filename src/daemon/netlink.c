@@ -854,10 +854,14 @@ netlink_parse_address(const struct nlmsghdr *msg, unsigned *ifindex,
 	return 0;
 }
 
-int
-netlink_dump_addresses(struct netlink *nl,
+/*
+ * One RTM_GETADDR dump of family (AF_UNSPEC: both) in the namespace nsid
+ * (-1: this one), calling fn as netlink_dump_addresses() says.
+ */
+static int
+netlink_dump_family(struct netlink *nl, int nsid, uint8_t family,
     int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
-    void *arg, struct tb_error *err)
+    void *arg)
 {
 	const struct nlmsghdr *msg;
 	const char *extack;
@@ -875,7 +879,9 @@ netlink_dump_addresses(struct netlink *nl,
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq = ++nl->seq;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = AF_UNSPEC;
+	ifa->ifa_family = family;
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)nsid);
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
 		rc = -errno;
 	while (rc == 0) {
@@ -907,8 +913,42 @@ netlink_dump_addresses(struct netlink *nl,
 			}
 		}
 	}
-	if (rc < 0)
-		return tb_error_set(err, rc, "listing the addresses: %s",
-		    strerror(-rc));
-	return stop;
+	return rc < 0 ? rc : stop;
+}
+
+int
+netlink_dump_addresses(struct netlink *nl,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err)
+{
+	int r = netlink_dump_family(nl, -1, AF_UNSPEC, fn, arg);
+
+	if (r < 0)
+		return tb_error_set(err, r, "listing the addresses: %s",
+		    strerror(-r));
+	return r;
+}
+
+int
+netlink_dump_addresses_ns(struct netlink *nl, int nsid,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err)
+{
+	int on = 1, off = 0, r;
+
+	/* The kernel reads IFA_TARGET_NETNSID of strictly checked dumps. */
+	if (mnl_socket_setsockopt(nl->sock, NETLINK_GET_STRICT_CHK, &on,
+	    sizeof(on)) != 0)
+		return tb_error_set(err, -errno, "listing the addresses of "
+		    "namespace nsid %d: strict checking: %s", nsid,
+		    strerror(errno));
+	r = netlink_dump_family(nl, nsid, AF_INET, fn, arg);
+	if (r == 0)
+		r = netlink_dump_family(nl, nsid, AF_INET6, fn, arg);
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_GET_STRICT_CHK, &off,
+	    sizeof(off));
+	if (r < 0)
+		return tb_error_set(err, r, "listing the addresses of namespace "
+		    "nsid %d: %s", nsid, strerror(-r));
+	return r;
 }

@@ -171,6 +171,14 @@ int netlink_dump_addresses(struct netlink *nl,
     int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
     void *arg, struct tb_error *err);
 
+/*
+ * netlink_dump_addresses() of the namespace nsid (IFA_TARGET_NETNSID),
+ * for a handle with CAP_NET_ADMIN over it.
+ */
+int netlink_dump_addresses_ns(struct netlink *nl, int nsid,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err);
+
 /* Reads the link ifindex (RTM_GETLINK); -ENODEV if there is none. */
 int netlink_get_link(struct netlink *nl, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err);
