@@ -666,7 +666,7 @@ static void
 handle_create(struct broker *b, const struct peer_identity *who,
     const struct tb_msg *msg, const int *fds, struct reply *reply)
 {
-	char addrs[512], mac[TB_MAC_TEXT_MAX], vnet[80] = "", netns[48];
+	char addrs[512], mac[TB_MAC_TEXT_MAX], vnet[80] = "", netns[56] = "";
 	char offloads[TB_OFFLOAD_TEXT_MAX];
 	struct tb_create_request req = { .device_type = 0 };
 	struct tb_created_reply rep = { .mtu = 0 };
@@ -699,18 +699,19 @@ handle_create(struct broker *b, const struct peer_identity *who,
 		snprintf(vnet, sizeof(vnet), " vnet-hdr=%u offload=%s",
 		    rep.vnet_hdr, tb_offload_format(rep.offload, offloads,
 		    sizeof(offloads)));
-	snprintf(netns, sizeof(netns), "%llu:%llu",
-	    (unsigned long long)rep.netns.dev,
-	    (unsigned long long)rep.netns.ino);
+	if (rep.has_netns)
+		snprintf(netns, sizeof(netns), " netns=%llu:%llu",
+		    (unsigned long long)rep.netns.dev,
+		    (unsigned long long)rep.netns.ino);
 	log_client(LOG_INFO, who, rep.name, "grant",
 	    "grant uid=%u pid=%d create %s type=%s ifindex=%u addresses=%s "
-	    "mtu=%u%s%s%s%s queues=%u%s%s%s", (unsigned)who->uid, (int)who->pid,
+	    "mtu=%u%s%s%s%s queues=%u%s%s", (unsigned)who->uid, (int)who->pid,
 	    rep.name, rep.device_type == TB_DEVICE_TAP ? "tap" : "tun",
 	    rep.ifindex,
 	    format_addrs(rep.addrs, rep.naddrs, addrs, sizeof(addrs)),
 	    rep.mtu, rep.has_mac ? " mac=" : "", rep.has_mac ? mac : "",
 	    rep.bridge[0] != '\0' ? " bridge=" : "", rep.bridge,
-	    rep.fd_count, vnet, rep.has_netns ? " netns=" : "", netns);
+	    rep.fd_count, vnet, netns);
 }
 
 static void
