@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the policy parser: tunbrokerd.conf(5) read by
  * conf_load(), then printed as --check-config prints it, then asked a few
- * fixed questions through policy_check_create().
+ * fixed questions through policy_check_create(); the subnets the granting
+ * rules' pools hand out must be distinct and inside their pools.
  *
  * The input is the whole main file.  It is written to a memfd and loaded
  * through /proc/self/fd/N, whose drop-in directory (N.d) never exists.
@@ -25,6 +26,7 @@
 
 #include "conf.h"
 #include "policy.h"
+#include "pool.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -194,6 +196,67 @@ addr(int family, const char *text, uint8_t prefixlen)
 	return a;
 }
 
+/* Whether a (a subnet's address with its prefix) lies in def's prefix. */
+static bool
+in_pool(const struct tb_addr *a, const struct pool_def *def)
+{
+	unsigned bits = def->prefix.prefixlen;
+
+	if (a->family != def->prefix.family || a->prefixlen != def->subnet)
+		return false;
+	if (memcmp(a->addr, def->prefix.addr, bits / 8) != 0)
+		return false;
+	return bits % 8 == 0 || ((a->addr[bits / 8] ^
+	    def->prefix.addr[bits / 8]) & (0xff00u >> (bits % 8))) == 0;
+}
+
+/* Whether a lies in one of the pools rule names. */
+static bool
+in_rule_pools(const struct broker_config *cfg,
+    const struct policy_rule *rule, const struct tb_addr *a)
+{
+	size_t i, j;
+
+	for (i = 0; i < rule->npools; i++) {
+		for (j = 0; j < cfg->npools; j++) {
+			if (strcmp(cfg->pools[j].name, rule->pools[i]) == 0 &&
+			    in_pool(a, &cfg->pools[j]))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Takes a few subnets of each family from the pools a granting rule
+ * names: each lies in one of its pools and differs from the one before.
+ */
+static void
+take_subnets(const struct broker_config *cfg, struct pool_alloc *pa,
+    const struct policy_rule *rule, size_t id)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct tb_addr a, prev;
+	struct tb_error err;
+	size_t f, k;
+	int r;
+
+	check(rule->pool_inet && rule->pool_inet6);
+	for (f = 0; f < 2; f++) {
+		memset(&prev, 0, sizeof(prev));
+		for (k = 0; k < 3; k++) {
+			r = pool_alloc_take(pa, (unsigned)(id * 8 + k + 1),
+			    families[f], rule->pools, rule->npools, &a, &err);
+			check(r == 0 || r == -ENOSPC);
+			if (r != 0)
+				break;
+			check(memcmp(&a, &prev, sizeof(a)) != 0);
+			check(in_rule_pools(cfg, rule, &a));
+			prev = a;
+		}
+	}
+}
+
 /* Asks the loaded policy about a few clients and requests. */
 static void
 ask_policy(const struct broker_config *cfg)
@@ -205,7 +268,9 @@ ask_policy(const struct broker_config *cfg)
 		    .ngroups = 3 },
 		{ .pid = 3, .uid = 65534, .gid = 65534 },
 	};
-	struct tb_create_request req[3];
+	struct tb_create_request req[4];
+	const struct policy_rule *granted;
+	struct pool_alloc *pa;
 	struct tb_error err;
 	size_t i, j;
 	int r;
@@ -223,21 +288,31 @@ ask_policy(const struct broker_config *cfg)
 	req[2].device_type = TB_DEVICE_TAP;
 	snprintf(req[2].name, sizeof(req[2].name), "tap%%d");
 	req[2].mtu = 9000;
+	req[3].device_type = TB_DEVICE_TUN;
+	req[3].auto_inet = true;
+	req[3].auto_inet6 = true;
+
+	check(pool_alloc_new(&pa) == 0);
+	check(pool_alloc_configure(pa, cfg->pools, cfg->npools) == 0);
 
 	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
 		for (j = 0; j < sizeof(req) / sizeof(req[0]); j++) {
 			memset(&err, 0, sizeof(err));
-			r = policy_check_create(cfg, &who[i], &req[j],
-			    (unsigned)j * 2, &err);
+			r = policy_check_create_rule(cfg, &who[i], &req[j],
+			    (unsigned)j * 2, &granted, &err);
 			check(r == 0 || r == -EACCES || r == -EPERM ||
 			    r == -EDQUOT);
+			check((r == 0) == (granted != NULL));
 			if (r != 0) {
 				check(memchr(err.text, '\0',
 				    sizeof(err.text)) != NULL);
 				check(err.text[0] != '\0');
+			} else if (req[j].auto_inet) {
+				take_subnets(cfg, pa, granted, i * 8 + j);
 			}
 		}
 	}
+	pool_alloc_free(pa);
 }
 
 int

@@ -445,6 +445,114 @@ START_TEST(value_errors)
 }
 END_TEST
 
+START_TEST(pools)
+{
+	struct broker_config cfg;
+	struct tb_error err;
+	char *path, *dropin;
+
+	load_ok("[pool lab4]\nprefix = 198.18.128.0/17\n"
+	    "[pool lab6]\nprefix = 2001:db8:1::/48\n"
+	    "[pool p2p]\nprefix = 198.19.0.0/24\nsubnet = 31\n"
+	    "[rule a]\nusers = 1\npools = p2p,\n  lab6\n"
+	    "[rule b]\nusers = 2\npools = lab6\n[rule c]\nusers = 3\n", &cfg);
+	ck_assert_uint_eq(cfg.npools, 3);
+	ck_assert_str_eq(cfg.pools[0].name, "lab4");
+	ck_assert_str_eq(addr_text(&cfg.pools[0].prefix), "198.18.128.0/17");
+	ck_assert_uint_eq(cfg.pools[0].subnet, 30);
+	ck_assert_uint_eq(cfg.pools[0].line, 1);
+	ck_assert_str_eq(cfg.pools[1].name, "lab6");
+	ck_assert_uint_eq(cfg.pools[1].subnet, 64);
+	ck_assert_uint_eq(cfg.pools[2].subnet, 31);
+	ck_assert_uint_eq(cfg.rules[0].npools, 2);
+	ck_assert_str_eq(cfg.rules[0].pools[0], "p2p");
+	ck_assert_str_eq(cfg.rules[0].pools[1], "lab6");
+	ck_assert_uint_eq(cfg.rules[0].pools_line, 10);
+	ck_assert(cfg.rules[0].pool_inet && cfg.rules[0].pool_inet6);
+	ck_assert(!cfg.rules[1].pool_inet && cfg.rules[1].pool_inet6);
+	ck_assert(!cfg.rules[2].pool_inet && !cfg.rules[2].pool_inet6);
+	conf_free(&cfg);
+
+	/* A rule may name a pool that a later drop-in defines. */
+	path = main_conf("[rule a]\nusers = 1\npools = late\n");
+	dropin = write_conf("tunbrokerd.conf.d/50-pool.conf",
+	    "[pool late]\nprefix = 198.18.0.0/24\n");
+	ck_assert_msg(conf_load(path, &cfg, &err) == 0, "%s", err.text);
+	ck_assert(cfg.rules[0].pool_inet);
+	ck_assert_str_eq(cfg.pools[0].file, dropin);
+	conf_free(&cfg);
+	free(dropin);
+	free(path);
+}
+END_TEST
+
+START_TEST(pool_errors)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{ "[rule a]\nusers = 1\npools = nope\n",
+		    "3: pools: rule a names pool nope, which no [pool nope] "
+		    "defines" },
+		{ "[rule a]\nusers = 1\npools = x, x\n",
+		    "3: pools: pool x is named twice" },
+		{ "[rule a]\nusers = 1\npools = a/b\n",
+		    "3: pools: \"a/b\" is not a pool name" },
+		{ "[pool a]\nsubnet = 30\n", "1: pool a has no prefix" },
+		{ "[pool a]\nprefix = 198.18.0.0/16\n[pool a]\n",
+		    "3: pool a is already defined at %s:1" },
+		{ "[pool a/b]\n", "1: pool name \"a/b\" must be 1 to 64 "
+		    "letters, digits, '_', '.' or '-'" },
+		{ "[pool a]\nprefix = 198.18.0.1/16\n",
+		    "2: prefix: 198.18.0.1/16 has host bits set: the network "
+		    "is 198.18.0.0/16" },
+		{ "[pool a]\nprefix = 198.18.0.0/16\nsubnet = 29\n",
+		    "3: subnet: /29 is not one an IPv4 pool hands out: 30 or "
+		    "31" },
+		{ "[pool a]\nprefix = 198.18.0.0/16\nsubnet = 32\n",
+		    "3: subnet: /32 is not one an IPv4 pool hands out: 30 or "
+		    "31" },
+		{ "[pool a]\nprefix = 2001:db8::/32\nsubnet = 56\n",
+		    "3: subnet: /56 is not one an IPv6 pool hands out: 64" },
+		{ "[pool a]\nsubnet = 65\nprefix = 2001:db8::/32\n",
+		    "2: subnet: /65 is not one an IPv6 pool hands out: 64" },
+		{ "[pool a]\nprefix = 198.18.0.0/31\n",
+		    "2: prefix: 198.18.0.0/31 is smaller than one /30 subnet" },
+		{ "[pool a]\nprefix = 2001:db8::/80\n",
+		    "2: prefix: 2001:db8::/80 is smaller than one /64 subnet" },
+		{ "[pool a]\nprefix = 0.0.0.0/0\n",
+		    "2: prefix: 0.0.0.0/0 is a whole address family, not a "
+		    "pool" },
+		{ "[pool a]\nprefix = 198.18.0.0/16\n"
+		    "[pool b]\n\nprefix = 198.18.4.0/24\n",
+		    "5: prefix: 198.18.4.0/24 of pool b overlaps 198.18.0.0/16 "
+		    "of pool a (%s:1)" },
+		{ "[pool a]\nprefix = 198.18.0.0/16\nsize = 3\n",
+		    "3: unknown key \"size\" in [pool a]" },
+		{ "[pool a]\nprefix = 198.18.0.0/16\nprefix = 198.19.0.0/16\n",
+		    "3: prefix is given twice in [pool a] (first on line 2)" },
+	};
+	const char *mark;
+	char *path = main_conf(""), *want;
+	size_t i;
+
+	/* "%s" in a case stands for the main file's path. */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if ((mark = strstr(cases[i].want, "%s")) == NULL) {
+			expect_error(cases[i].text, cases[i].want);
+			continue;
+		}
+		ck_assert_int_ge(asprintf(&want, "%.*s%s%s",
+		    (int)(mark - cases[i].want), cases[i].want, path,
+		    mark + 2), 0);
+		expect_error(cases[i].text, want);
+		free(want);
+	}
+	free(path);
+}
+END_TEST
+
 START_TEST(rule_needs_someone)
 {
 	expect_error("[rule a]\nmtu = 1280\n",
@@ -625,6 +733,18 @@ assert_same_config(const struct broker_config *a,
 			ck_assert_str_eq(x->bridges[j], y->bridges[j]);
 		ck_assert_int_eq(x->namespaces, y->namespaces);
 		ck_assert_uint_eq(x->max_devices, y->max_devices);
+		ck_assert_uint_eq(x->npools, y->npools);
+		for (j = 0; j < x->npools; j++)
+			ck_assert_str_eq(x->pools[j], y->pools[j]);
+		ck_assert_int_eq(x->pool_inet, y->pool_inet);
+		ck_assert_int_eq(x->pool_inet6, y->pool_inet6);
+	}
+	ck_assert_uint_eq(a->npools, b->npools);
+	for (i = 0; i < a->npools; i++) {
+		ck_assert_str_eq(a->pools[i].name, b->pools[i].name);
+		ck_assert_mem_eq(&a->pools[i].prefix, &b->pools[i].prefix,
+		    sizeof(a->pools[i].prefix));
+		ck_assert_uint_eq(a->pools[i].subnet, b->pools[i].subnet);
 	}
 }
 
@@ -667,6 +787,11 @@ START_TEST(print_round_trips)
 	    "[rule vm]\ngroups = 65534\ndevice-types = tap\nbridges = br0\n"
 	    "offload = yes\nqueues = 4\nnames = vm*\nmax-devices = 8\n"
 	    "routes = 198.18.0.0/16\nnamespaces = own\nmtu = 9000\n");
+	assert_print_round_trips("[pool v4]\nprefix = 198.18.128.0/17\n"
+	    "[pool p2p]\nprefix = 198.19.0.0/24\nsubnet = 31\n"
+	    "[rule pools]\nusers = 1\npools = p2p, v4, v6\n"
+	    "[pool v6]\nprefix = 2001:db8:100::/40\nsubnet = 64\n"
+	    "[rule none]\nusers = 2\n");
 	/* Lists longer than one line may be (197 characters) still fit. */
 	assert_print_round_trips("[rule many]\nusers = 1001, 1002, 1003, 1004\n"
 	    "  1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014\n"
@@ -738,6 +863,8 @@ main(void)
 	tcase_add_test(tc, syntax_errors);
 	tcase_add_test(tc, line_limits);
 	tcase_add_test(tc, value_errors);
+	tcase_add_test(tc, pools);
+	tcase_add_test(tc, pool_errors);
 	tcase_add_test(tc, rule_needs_someone);
 	tcase_add_test(tc, first_error_wins);
 	tcase_add_test(tc, duplicate_rule_names);

@@ -468,6 +468,46 @@ START_TEST(mtu_range)
 END_TEST
 
 /* type, name, addresses, peer, mtu, quota: each shadows what follows. */
+START_TEST(auto_addresses_need_a_pool_of_the_family)
+{
+	char *v4[] = { text("lab4") };
+	struct tb_create_request req = request("", 0);
+	const struct policy_rule *granted = NULL;
+	struct tb_error err;
+
+	req.auto_inet = true;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "auto-address IPv4 needs an IPv4 pool, and " CITE " names "
+	    "no pools");
+	alice_rules[0].pools = v4;
+	alice_rules[0].npools = 1;
+	alice_rules[0].pool_inet = true;
+	/* A pool is its own permission: no addresses range is needed. */
+	ck_assert_int_eq(policy_check_create_rule(&alice_cfg, &alice, &req, 0,
+	    &granted, &err), 0);
+	ck_assert_ptr_eq(granted, &alice_rules[0]);
+	req.auto_inet6 = true;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "auto-address IPv6 needs an IPv6 pool, and " CITE " names none");
+	alice_rules[0].pool_inet6 = true;
+	expect(&alice_cfg, &alice, &req, 0, 0, NULL);
+	/* After the addresses, before the MTU. */
+	add_addr(&req, "203.0.113.5/24");
+	alice_rules[0].pool_inet = false;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "address 203.0.113.5/24 is outside the ranges " CITE " allows");
+	req.naddrs = 0;
+	req.mtu = 40000;
+	alice_rules[0].mtu_max = 1500;
+	expect(&alice_cfg, &alice, &req, 0, -EPERM,
+	    "auto-address IPv4 needs an IPv4 pool, and " CITE " names none");
+	/* A refusal grants no rule. */
+	ck_assert_int_eq(policy_check_create_rule(&alice_cfg, &alice, &req, 0,
+	    &granted, &err), -EPERM);
+	ck_assert_ptr_null(granted);
+}
+END_TEST
+
 START_TEST(check_order)
 {
 	struct tb_addr ranges[] = { addr("198.18.0.0/15") };
@@ -695,6 +735,7 @@ main(void)
 	tcase_add_test(what, ipv6_range_edges);
 	tcase_add_test(what, every_address_and_the_peer);
 	tcase_add_test(what, mtu_range);
+	tcase_add_test(what, auto_addresses_need_a_pool_of_the_family);
 	tcase_add_test(what, check_order);
 	tcase_add_test(what, quota);
 	tcase_add_test(what, devices_per_user_first);

@@ -40,6 +40,7 @@ enum section_kind {
 	SECTION_SOCKET,
 	SECTION_LIMITS,
 	SECTION_RULE,
+	SECTION_POOL,
 };
 
 struct parse_state;
@@ -54,7 +55,8 @@ struct key_spec {
 	const char *key;
 	key_parser parse;	/* for a list: called once for each word */
 	bool list;		/* an indented line continues its value */
-	size_t offset;		/* of an unsigned in broker_limits/policy_rule */
+	size_t offset;		/* of an unsigned in broker_limits,
+				   policy_rule or pool_def */
 	unsigned min, max;	/* for numbers */
 };
 
@@ -67,6 +69,7 @@ struct parse_state {
 	bool indented;			/* which starts with a blank */
 	enum section_kind section;
 	size_t rule;			/* cfg.rules index, in a [rule] */
+	size_t pool;			/* cfg.pools index, in a [pool] */
 	const struct key_spec *last_key; /* what a continuation extends */
 	unsigned seen_line[MAX_KEYS];	/* where this section gave each key */
 	bool failed;
@@ -135,6 +138,14 @@ rule_free(struct policy_rule *rule)
 	free(rule->addresses);
 	free(rule->routes);
 	free_strings(rule->bridges, rule->nbridges);
+	free_strings(rule->pools, rule->npools);
+}
+
+static void
+pool_def_free(struct pool_def *pool)
+{
+	free(pool->name);
+	free(pool->file);
 }
 
 void
@@ -145,6 +156,9 @@ conf_free(struct broker_config *cfg)
 	for (i = 0; i < cfg->nrules; i++)
 		rule_free(&cfg->rules[i]);
 	free(cfg->rules);
+	for (i = 0; i < cfg->npools; i++)
+		pool_def_free(&cfg->pools[i]);
+	free(cfg->pools);
 	free_strings(cfg->files, cfg->nfiles);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -183,6 +197,12 @@ static struct policy_rule *
 current_rule(struct parse_state *st)
 {
 	return &st->cfg.rules[st->rule];
+}
+
+static struct pool_def *
+current_pool(struct parse_state *st)
+{
+	return &st->cfg.pools[st->pool];
 }
 
 /* Parses a decimal number from min to max; false unless all of s is one. */
@@ -262,8 +282,12 @@ parse_unsigned_key(struct parse_state *st, const struct key_spec *spec,
 	if (!parse_number(value, spec->min, spec->max, &n))
 		return fail(st, "%s: \"%s\" is not a number from %u to %u",
 		    spec->key, value, spec->min, spec->max);
-	base = spec->section == SECTION_LIMITS ? (char *)&st->cfg.limits :
-	    (char *)current_rule(st);
+	if (spec->section == SECTION_LIMITS)
+		base = (char *)&st->cfg.limits;
+	else if (spec->section == SECTION_POOL)
+		base = (char *)current_pool(st);
+	else
+		base = (char *)current_rule(st);
 	*(unsigned *)(void *)(base + spec->offset) = (unsigned)n;
 	return 0;
 }
@@ -511,6 +535,46 @@ parse_namespaces(struct parse_state *st, const struct key_spec *spec,
 	return 0;
 }
 
+/* A section's name: what valid_section_name() allows. */
+static bool
+valid_section_name(const char *name)
+{
+	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	return n > 0 && n <= RULE_NAME_MAX && name[n] == '\0';
+}
+
+/* One name of a rule's pools list; whether it is a pool is seen at the end. */
+static int
+add_pool_name(struct parse_state *st, const struct key_spec *spec,
+    const char *word)
+{
+	struct policy_rule *rule = current_rule(st);
+	size_t i;
+
+	if (!valid_section_name(word))
+		return fail(st, "%s: \"%s\" is not a pool name", spec->key,
+		    word);
+	for (i = 0; i < rule->npools; i++) {
+		if (strcmp(rule->pools[i], word) == 0)
+			return fail(st, "%s: pool %s is named twice", spec->key,
+			    word);
+	}
+	if (rule->npools == 0)
+		rule->pools_line = st->line;
+	if (append_string(&rule->pools, &rule->npools, word) != 0)
+		return fail_nomem(st);
+	return 0;
+}
+
+static int
+parse_pool_prefix(struct parse_state *st, const struct key_spec *spec,
+    const char *value)
+{
+	return parse_network(st, spec, value, &current_pool(st)->prefix);
+}
+
 #define LIMIT(k, field, lo, hi) { SECTION_LIMITS, k, parse_unsigned_key, \
 	false, offsetof(struct broker_limits, field), lo, hi }
 #define RULE_NUMBER(k, field, lo, hi) { SECTION_RULE, k, parse_unsigned_key, \
@@ -538,6 +602,10 @@ static const struct key_spec keys[] = {
 	RULE_LIST("bridges", add_bridge),
 	RULE_VALUE("namespaces", parse_namespaces),
 	RULE_NUMBER("max-devices", max_devices, 1, 65536),
+	RULE_LIST("pools", add_pool_name),
+	{ SECTION_POOL, "prefix", parse_pool_prefix, false, 0, 0, 0 },
+	{ SECTION_POOL, "subnet", parse_unsigned_key, false,
+	    offsetof(struct pool_def, subnet), 1, 128 },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -565,6 +633,9 @@ section_label(struct parse_state *st, char *buf, size_t size)
 		return "[limits]";
 	case SECTION_RULE:
 		snprintf(buf, size, "[rule %s]", current_rule(st)->name);
+		return buf;
+	case SECTION_POOL:
+		snprintf(buf, size, "[pool %s]", current_pool(st)->name);
 		return buf;
 	default:
 		return "no section";
@@ -623,12 +694,90 @@ handle_key(void *user, const char *section, const char *key,
 	return !st->failed && apply_key(st, key, value) == 0;
 }
 
-/* Completes the rule being read: defaults, and someone it matches. */
+/* The line where the current section gave key, or where it starts. */
+static unsigned
+key_line(struct parse_state *st, const char *key, unsigned section_line)
+{
+	const struct key_spec *spec = find_key(st->section, key);
+	unsigned line = spec != NULL ? st->seen_line[spec - keys] : 0;
+
+	return line != 0 ? line : section_line;
+}
+
+/* Whether networks a and b share an address. */
+static bool
+networks_overlap(const struct tb_addr *a, const struct tb_addr *b)
+{
+	unsigned bits = a->prefixlen < b->prefixlen ? a->prefixlen :
+	    b->prefixlen;
+	unsigned whole = bits / 8, rest = bits % 8;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+
+	if (a->family != b->family || memcmp(a->addr, b->addr, whole) != 0)
+		return false;
+	return rest == 0 || ((a->addr[whole] ^ b->addr[whole]) & mask) == 0;
+}
+
+/*
+ * Completes the pool being read: a prefix, a subnet its family allows
+ * and the prefix can hold, and no overlap with a pool defined before.
+ */
+static int
+finish_pool(struct parse_state *st)
+{
+	struct pool_def *pool = current_pool(st);
+	char text[TB_ADDR_TEXT_MAX];
+	bool v4 = pool->prefix.family == AF_INET;
+	unsigned line;
+	size_t i;
+
+	if (pool->prefix.family == 0)
+		return fail_at(st, -EINVAL, pool->file, pool->line,
+		    "pool %s has no prefix", pool->name);
+	tb_addr_format(&pool->prefix, true, text, sizeof(text));
+	line = key_line(st, "subnet", pool->line);
+	if (pool->subnet == 0)
+		pool->subnet = v4 ? 30 : 64;
+	if (v4 && pool->subnet != 30 && pool->subnet != 31)
+		return fail_at(st, -EINVAL, pool->file, line,
+		    "subnet: /%u is not one an IPv4 pool hands out: 30 or 31",
+		    pool->subnet);
+	if (!v4 && pool->subnet != 64)
+		return fail_at(st, -EINVAL, pool->file, line,
+		    "subnet: /%u is not one an IPv6 pool hands out: 64",
+		    pool->subnet);
+	if (pool->prefix.prefixlen == 0)
+		return fail_at(st, -EINVAL, pool->file,
+		    key_line(st, "prefix", pool->line),
+		    "prefix: %s is a whole address family, not a pool", text);
+	if (pool->prefix.prefixlen > pool->subnet)
+		return fail_at(st, -EINVAL, pool->file,
+		    key_line(st, "prefix", pool->line),
+		    "prefix: %s is smaller than one /%u subnet", text,
+		    pool->subnet);
+	for (i = 0; i < st->pool; i++) {
+		const struct pool_def *old = &st->cfg.pools[i];
+		char other[TB_ADDR_TEXT_MAX];
+
+		if (networks_overlap(&old->prefix, &pool->prefix))
+			return fail_at(st, -EINVAL, pool->file,
+			    key_line(st, "prefix", pool->line),
+			    "prefix: %s of pool %s overlaps %s of pool %s "
+			    "(%s:%u)", text, pool->name,
+			    tb_addr_format(&old->prefix, true, other,
+			    sizeof(other)), old->name, old->file, old->line);
+	}
+	return 0;
+}
+
+/* Completes the section being read: defaults and consistency. */
 static int
 finish_section(struct parse_state *st)
 {
 	struct policy_rule *rule;
 
+	if (st->section == SECTION_POOL)
+		return finish_pool(st);
 	if (st->section != SECTION_RULE)
 		return 0;
 	rule = current_rule(st);
@@ -642,15 +791,6 @@ finish_section(struct parse_state *st)
 	    "*") != 0)
 		return fail_nomem(st);
 	return 0;
-}
-
-static bool
-valid_rule_name(const char *name)
-{
-	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-
-	return n > 0 && n <= RULE_NAME_MAX && name[n] == '\0';
 }
 
 /* Adds [rule name] with its defaults, refusing a name already used. */
@@ -668,7 +808,7 @@ begin_rule(struct parse_state *st, const char *name)
 	};
 	size_t i;
 
-	if (!valid_rule_name(name))
+	if (!valid_section_name(name))
 		return fail(st, "rule name \"%s\" must be 1 to %d letters, "
 		    "digits, '_', '.' or '-'", name, RULE_NAME_MAX);
 	for (i = 0; i < st->cfg.nrules; i++) {
@@ -689,6 +829,53 @@ begin_rule(struct parse_state *st, const char *name)
 	return 0;
 }
 
+/* Adds [pool name], refusing a name already used. */
+static int
+begin_pool(struct parse_state *st, const char *name)
+{
+	struct pool_def pool = { .line = st->line };
+	size_t i;
+
+	if (!valid_section_name(name))
+		return fail(st, "pool name \"%s\" must be 1 to %d letters, "
+		    "digits, '_', '.' or '-'", name, RULE_NAME_MAX);
+	for (i = 0; i < st->cfg.npools; i++) {
+		const struct pool_def *old = &st->cfg.pools[i];
+
+		if (strcmp(old->name, name) == 0)
+			return fail(st, "pool %s is already defined at %s:%u",
+			    name, old->file, old->line);
+	}
+	pool.name = strdup(name);
+	pool.file = strdup(st->path);
+	if (pool.name == NULL || pool.file == NULL ||
+	    append(&st->cfg.pools, &st->cfg.npools, sizeof(pool),
+	    &pool) != 0) {
+		pool_def_free(&pool);
+		return fail_nomem(st);
+	}
+	st->pool = st->cfg.npools - 1;
+	return 0;
+}
+
+/* "[rule  x ]": the name after the word, without its blanks; or NULL. */
+static char *
+section_argument(char *name, const char *word)
+{
+	size_t n = strlen(word);
+	char *end;
+
+	if (strncmp(name, word, n) != 0 ||
+	    (name[n] != '\0' && !isblank((unsigned char)name[n])))
+		return NULL;
+	for (name += n; isblank((unsigned char)*name); name++)
+		continue;
+	for (end = name + strlen(name); end > name &&
+	    isblank((unsigned char)end[-1]); end--)
+		end[-1] = '\0';
+	return name;
+}
+
 /*
  * Starts the section whose header is at s ("[...]" with maybe a comment
  * after it).  A header without its ']' is left to inih's syntax error.
@@ -696,7 +883,7 @@ begin_rule(struct parse_state *st, const char *name)
 static int
 begin_section(struct parse_state *st, char *s)
 {
-	char *end = strchr(s, ']'), *rest, *name;
+	char *end = strchr(s, ']'), *rest, *name, *arg;
 	int r;
 
 	if (end == NULL)
@@ -716,17 +903,16 @@ begin_section(struct parse_state *st, char *s)
 		st->section = SECTION_SOCKET;
 	} else if (strcmp(name, "limits") == 0) {
 		st->section = SECTION_LIMITS;
-	} else if (strncmp(name, "rule", 4) == 0 &&
-	    (name[4] == '\0' || isblank((unsigned char)name[4]))) {
+	} else if ((arg = section_argument(name, "rule")) != NULL) {
 		st->section = SECTION_NONE;
-		for (name += 4; isblank((unsigned char)*name); name++)
-			continue;
-		for (end = name + strlen(name); end > name &&
-		    isblank((unsigned char)end[-1]); end--)
-			end[-1] = '\0';
-		if ((r = begin_rule(st, name)) != 0)
+		if ((r = begin_rule(st, arg)) != 0)
 			return r;
 		st->section = SECTION_RULE;
+	} else if ((arg = section_argument(name, "pool")) != NULL) {
+		st->section = SECTION_NONE;
+		if ((r = begin_pool(st, arg)) != 0)
+			return r;
+		st->section = SECTION_POOL;
 	} else {
 		return fail(st, "unknown section [%s]", name);
 	}
@@ -920,6 +1106,47 @@ parse_dropins(struct parse_state *st, const char *path)
 	return r;
 }
 
+static const struct pool_def *
+find_pool(const struct broker_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->npools; i++) {
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	}
+	return NULL;
+}
+
+/*
+ * Checks, once every file is read, that each pool a rule names exists
+ * (it may be defined in a later drop-in) and notes its families.
+ */
+static int
+resolve_rule_pools(struct parse_state *st)
+{
+	const struct pool_def *pool;
+	struct policy_rule *rule;
+	size_t i, j;
+
+	for (i = 0; i < st->cfg.nrules; i++) {
+		rule = &st->cfg.rules[i];
+		for (j = 0; j < rule->npools; j++) {
+			if ((pool = find_pool(&st->cfg, rule->pools[j])) == NULL)
+				return fail_at(st, -EINVAL, rule->file,
+				    rule->pools_line, "pools: rule %s names "
+				    "pool %s, which no [pool %s] defines",
+				    rule->name, rule->pools[j],
+				    rule->pools[j]);
+			if (pool->prefix.family == AF_INET)
+				rule->pool_inet = true;
+			else
+				rule->pool_inet6 = true;
+		}
+	}
+	return 0;
+}
+
 int
 conf_load(const char *path, struct broker_config *cfg,
     struct tb_error *err)
@@ -929,8 +1156,9 @@ conf_load(const char *path, struct broker_config *cfg,
 
 	memset(&st, 0, sizeof(st));
 	conf_init_default(&st.cfg);
-	if ((r = parse_file(&st, path)) == 0)
-		r = parse_dropins(&st, path);
+	if ((r = parse_file(&st, path)) == 0 &&
+	    (r = parse_dropins(&st, path)) == 0)
+		r = resolve_rule_pools(&st);
 	if (r != 0) {
 		if (err != NULL)
 			*err = st.err;
@@ -1044,6 +1272,18 @@ print_rule(FILE *out, const struct policy_rule *rule)
 	fprintf(out, "namespaces = %s\n",
 	    rule->namespaces == POLICY_NETNS_OWN ? "own" : "none");
 	fprintf(out, "max-devices = %u\n", rule->max_devices);
+	print_strings(out, "pools", rule->pools, rule->npools);
+}
+
+static void
+print_pool(FILE *out, const struct pool_def *pool)
+{
+	char text[TB_ADDR_TEXT_MAX];
+
+	fprintf(out, "\n# defined at %s:%u\n[pool %s]\nprefix = %s\n"
+	    "subnet = %u\n", pool->file, pool->line, pool->name,
+	    tb_addr_format(&pool->prefix, true, text, sizeof(text)),
+	    pool->subnet);
 }
 
 void
@@ -1069,6 +1309,8 @@ conf_print(const struct broker_config *cfg, FILE *out)
 	    l->message_size);
 	if (cfg->nrules == 0)
 		fprintf(out, "\n# no rules: nobody may request devices\n");
+	for (i = 0; i < cfg->npools; i++)
+		print_pool(out, &cfg->pools[i]);
 	for (i = 0; i < cfg->nrules; i++)
 		print_rule(out, &cfg->rules[i]);
 }

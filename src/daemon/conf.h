@@ -33,7 +33,15 @@
  *   bridges = br0                bridges a TAP may join (default: none)
  *   namespaces = none            none or own         (default: none)
  *   max-devices = 4              live devices of the uid (default: 1)
+ *   pools = lab4, lab6           pools --address auto/auto6 may draw
+ *                                from, in order      (default: none)
  *
+ *   [pool NAME]                  any number; NAME unique over all files
+ *   prefix = 198.18.128.0/17     the range the pool hands out
+ *   subnet = 30                  what one lease gets: 30 or 31 for IPv4,
+ *                                64 for IPv6 (default: 30 or 64)
+ *
+ * Pools may not overlap; a rule may name a pool defined in any file.
  * How rules combine: a request is granted by the first rule, in file order
  * over the main file and then the drop-ins, that matches the client (its
  * uid, primary or supplementary groups) and allows every part of the
@@ -91,6 +99,23 @@ struct policy_rule {
 	size_t nbridges;
 	enum policy_netns namespaces;
 	unsigned max_devices;
+	char **pools;			/* [pool] names, in the order tried */
+	size_t npools;
+	unsigned pools_line;		/* where pools = is, for errors */
+	bool pool_inet;			/* one of pools is IPv4 */
+	bool pool_inet6;		/* ... IPv6 */
+};
+
+/*
+ * One [pool NAME] section: auto-addresses come from prefix, one subnet of
+ * prefix length subnet per lease.
+ */
+struct pool_def {
+	char *name;
+	char *file;			/* where the section starts */
+	unsigned line;
+	struct tb_addr prefix;		/* a network: no host bits */
+	unsigned subnet;		/* 30 or 31 (IPv4), 64 (IPv6) */
 };
 
 struct broker_config {
@@ -100,6 +125,8 @@ struct broker_config {
 	struct broker_limits limits;
 	struct policy_rule *rules;	/* in the order they apply */
 	size_t nrules;
+	struct pool_def *pools;		/* in the order defined */
+	size_t npools;
 	char **files;			/* the files read, in order */
 	size_t nfiles;
 };

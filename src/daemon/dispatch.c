@@ -170,6 +170,15 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 			    tb_addr_format(&req->addrs[i], true, text,
 			    sizeof(text)));
 	}
+	if (req->auto_inet6 && req->mtu != 0 && req->mtu < MTU_MIN_IPV6)
+		return tb_error_set(err, -EINVAL,
+		    "mtu %u is below the %u that an IPv6 auto-address needs",
+		    req->mtu, MTU_MIN_IPV6);
+	if (req->naddrs + req->auto_inet + req->auto_inet6 > TB_MAX_ADDRESSES)
+		return tb_error_set(err, -EINVAL,
+		    "%zu addresses and %d auto-addresses are more than the %d "
+		    "a device may have", req->naddrs,
+		    req->auto_inet + req->auto_inet6, TB_MAX_ADDRESSES);
 	if (req->has_peer && peer_partner(req) == NULL)
 		return tb_error_set(err, -EINVAL,
 		    "peer %s has no local address of its family to pair with",
@@ -190,9 +199,6 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 	    (r = validate_routes(req, err)) != 0 ||
 	    (r = validate_offload(req, err)) != 0)
 		return r;
-	if (req->auto_inet || req->auto_inet6)
-		return tb_error_set(err, -EOPNOTSUPP,
-		    "this broker does not serve auto-address yet");
 	return 0;
 }
 
@@ -295,6 +301,56 @@ find_bridge(struct target *t, const char *name, struct netlink_link *br,
 	return 0;
 }
 
+/* The addresses a device got from pools, added after the requested ones. */
+struct pool_addresses {
+	struct tb_addr addrs[2];
+	size_t n;
+};
+
+/*
+ * Takes a subnet for the device from the pools of the granting rule for each
+ * family the request asks an auto-address of, and holds the pool subnets
+ * any requested address or the peer lies in, so that no later
+ * auto-address overlaps them.
+ * On failure whatever was taken stays recorded under device: the caller
+ * releases it with the device.
+ */
+static int
+take_pool_addresses(struct broker *b, const struct policy_rule *rule,
+    uint64_t device, const struct tb_create_request *req,
+    struct pool_addresses *autos, struct tb_error *err)
+{
+	struct pool_alloc *pa = lease_table_pools(b->leases);
+	size_t i;
+	int r;
+
+	autos->n = 0;
+	if (req->auto_inet) {
+		if ((r = pool_alloc_take(pa, device, AF_INET, rule->pools,
+		    rule->npools, &autos->addrs[autos->n], err)) != 0)
+			return r;
+		autos->n++;
+	}
+	if (req->auto_inet6) {
+		if ((r = pool_alloc_take(pa, device, AF_INET6, rule->pools,
+		    rule->npools, &autos->addrs[autos->n], err)) != 0)
+			return r;
+		autos->n++;
+	}
+	for (i = 0; i < req->naddrs; i++) {
+		if ((r = pool_alloc_hold(pa, device, &req->addrs[i])) != 0)
+			return tb_error_set(err, r, "recording address %s: %s",
+			    tb_addr_format(&req->addrs[i], true,
+			    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX),
+			    strerror(-r));
+	}
+	/* The peer is routed through the device: its subnet is taken too. */
+	if (req->has_peer && (r = pool_alloc_hold(pa, device,
+	    &req->peer)) != 0)
+		return tb_error_set(err, r, "recording peer: %s", strerror(-r));
+	return 0;
+}
+
 /*
  * Whether the client asked for anything IPv6 on the device.  One that did
  * not gets no IPv6 link-local address: each one is a route in the same
@@ -326,7 +382,7 @@ wants_ipv6(const struct tb_create_request *req)
 static int
 configure_device(struct target *t, unsigned ifindex, uid_t uid,
     const struct tb_create_request *req, const struct netlink_link *bridge,
-    struct tb_error *err)
+    const struct pool_addresses *autos, struct tb_error *err)
 {
 	const struct tb_addr *partner = req->has_peer ? peer_partner(req) :
 	    NULL;
@@ -361,6 +417,12 @@ configure_device(struct target *t, unsigned ifindex, uid_t uid,
 		if (r != 0)
 			goto fail;
 	}
+	for (i = 0; i < autos->n; i++) {
+		r = netlink_add_address(t->nl, ifindex, &autos->addrs[i], NULL,
+		    err);
+		if (r != 0)
+			goto fail;
+	}
 	for (i = 0; i < req->nroutes; i++) {
 		if ((r = netlink_add_route(t->nl, ifindex, &req->routes[i],
 		    err)) != 0)
@@ -376,7 +438,8 @@ fail:
 static int
 describe_device(struct target *t, unsigned ifindex,
     const struct tb_create_request *req, const struct netlink_link *bridge,
-    struct tb_created_reply *rep, struct tb_error *err)
+    const struct pool_addresses *autos, struct tb_created_reply *rep,
+    struct tb_error *err)
 {
 	struct netlink_link link;
 	size_t i;
@@ -399,6 +462,10 @@ describe_device(struct target *t, unsigned ifindex,
 		    "%s", rep->name, bridge->name);
 	memcpy(rep->addrs, req->addrs, req->naddrs * sizeof(req->addrs[0]));
 	rep->naddrs = req->naddrs;
+	/* validate_create() left room for them. */
+	memcpy(rep->addrs + rep->naddrs, autos->addrs,
+	    autos->n * sizeof(autos->addrs[0]));
+	rep->naddrs += autos->n;
 	rep->peer = req->peer;
 	rep->has_peer = req->has_peer;
 	memcpy(rep->routes, req->routes,
@@ -429,8 +496,9 @@ describe_device(struct target *t, unsigned ifindex,
  */
 static int
 build_device(struct broker *b, struct target *t,
-    const struct peer_identity *who, const struct tb_create_request *req,
-    const struct netlink_link *bridge, struct tb_created_reply *rep,
+    const struct peer_identity *who, const struct policy_rule *rule,
+    const struct tb_create_request *req, const struct netlink_link *bridge,
+    struct tb_created_reply *rep,
     int fds[TB_MAX_QUEUES], struct tb_error *err)
 {
 	struct tun_spec spec = {
@@ -443,6 +511,7 @@ build_device(struct broker *b, struct target *t,
 		.gid = who->gid,
 	};
 	struct netlink_link link;
+	struct pool_addresses autos = { .n = 0 };
 	struct tb_error ignored;
 	unsigned ifindex = 0;
 	int r;
@@ -455,9 +524,12 @@ build_device(struct broker *b, struct target *t,
 	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
 		goto fail;
 	ifindex = link.ifindex;
-	if ((r = configure_device(t, ifindex, who->uid, req, bridge, err))
-	    != 0 ||
-	    (r = describe_device(t, ifindex, req, bridge, rep, err)) != 0)
+	if ((r = take_pool_addresses(b, rule, pool_device_key(t->nsid, ifindex),
+	    req, &autos, err)) != 0 ||
+	    (r = configure_device(t, ifindex, who->uid, req, bridge, &autos,
+	    err)) != 0 ||
+	    (r = describe_device(t, ifindex, req, bridge, &autos, rep, err))
+	    != 0)
 		goto fail;
 	if (t->nsid != LEASE_NSID_HOME) {
 		rep->has_netns = true;
@@ -478,8 +550,11 @@ build_device(struct broker *b, struct target *t,
 	return 0;
 fail:
 	/* Delete at once rather than leave it to the last close. */
-	if (ifindex != 0)
+	if (ifindex != 0) {
 		netlink_delete_link(t->nl, ifindex, &ignored);
+		pool_alloc_release(lease_table_pools(b->leases),
+		    pool_device_key(t->nsid, ifindex));
+	}
 	close_queues(b, fds, TB_MAX_QUEUES);
 	return r;
 }
@@ -487,12 +562,13 @@ fail:
 /*
  * A TAP without an MTU of its own takes its bridge's, so the policy must
  * judge that MTU as if the client had asked for it: a bridge is no way
- * around a rule's mtu range.
+ * around a rule's mtu range.  The rule that grants it then is the one
+ * whose pools serve auto-addresses (*rule).
  */
 static int
 check_bridge_mtu(struct broker *b, const struct peer_identity *who,
     const struct tb_create_request *req, const struct netlink_link *bridge,
-    struct tb_error *err)
+    const struct policy_rule **rule, struct tb_error *err)
 {
 	struct tb_create_request *effective;
 	struct tb_error why;
@@ -505,8 +581,8 @@ check_bridge_mtu(struct broker *b, const struct peer_identity *who,
 		    "%s: %s", bridge->name, strerror(ENOMEM));
 	*effective = *req;
 	effective->mtu = bridge->mtu;
-	r = policy_check_create(&b->config, who, effective,
-	    lease_table_count_uid(b->leases, who->uid), &why);
+	r = policy_check_create_rule(&b->config, who, effective,
+	    lease_table_count_uid(b->leases, who->uid), rule, &why);
 	free(effective);
 	if (r != 0)
 		return tb_error_set(err, r, "with the mtu of bridge %s (%u): %s",
@@ -551,6 +627,7 @@ create_device(struct broker *b, const struct peer_identity *who,
     struct tb_error *err)
 {
 	struct tb_create_request *local = NULL;
+	const struct policy_rule *rule;
 	struct netns_id id = { 0, 0 };
 	struct netlink_link bridge;
 	struct target t;
@@ -560,8 +637,8 @@ create_device(struct broker *b, const struct peer_identity *who,
 	if ((r = resolve_netns(b, who, &req, &local, netns_fd, &id,
 	    err)) != 0 || (r = validate_create(req, err)) != 0)
 		goto out;
-	r = policy_check_create(&b->config, who, req,
-	    lease_table_count_uid(b->leases, who->uid), err);
+	r = policy_check_create_rule(&b->config, who, req,
+	    lease_table_count_uid(b->leases, who->uid), &rule, err);
 	if (r != 0)
 		goto out;
 	if ((r = target_open(b, req, netns_fd, &t, err)) != 0)
@@ -573,9 +650,9 @@ create_device(struct broker *b, const struct peer_identity *who,
 	 */
 	if (req->bridge[0] != '\0' &&
 	    ((r = find_bridge(&t, req->bridge, &bridge, err)) != 0 ||
-	    (r = check_bridge_mtu(b, who, req, &bridge, err)) != 0))
+	    (r = check_bridge_mtu(b, who, req, &bridge, &rule, err)) != 0))
 		goto close;
-	r = build_device(b, &t, who, req,
+	r = build_device(b, &t, who, rule, req,
 	    req->bridge[0] != '\0' ? &bridge : NULL, rep, fds, err);
 close:
 	close_queues(b, t.fds, TB_MAX_QUEUES);

@@ -27,6 +27,7 @@ struct lease_table {
 	uint32_t *by_ifindex;
 	uint32_t *by_name;
 	size_t mask;		/* index slots - 1 */
+	struct pool_alloc *pools;
 };
 
 enum lease_key { KEY_IFINDEX, KEY_NAME };
@@ -144,9 +145,12 @@ lease_table_new(struct lease_table **out)
 {
 	struct lease_table *t;
 
+	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
-	if (index_rebuild(t) != 0) {
+	if (index_rebuild(t) != 0 || pool_alloc_new(&t->pools) != 0) {
+		free(t->by_ifindex);
+		free(t->by_name);
 		free(t);
 		return -ENOMEM;
 	}
@@ -154,11 +158,18 @@ lease_table_new(struct lease_table **out)
 	return 0;
 }
 
+struct pool_alloc *
+lease_table_pools(struct lease_table *t)
+{
+	return t->pools;
+}
+
 void
 lease_table_free(struct lease_table *t)
 {
 	if (t == NULL)
 		return;
+	pool_alloc_free(t->pools);
 	free(t->leases);
 	free(t->by_ifindex);
 	free(t->by_name);
@@ -275,6 +286,8 @@ lease_table_remove_ns(struct lease_table *t, int nsid, unsigned ifindex)
 {
 	ssize_t pos = lease_pos(t, nsid, ifindex);
 
+	/* Whatever the device held is free once it is gone. */
+	pool_alloc_release(t->pools, pool_device_key(nsid, ifindex));
 	if (pos < 0)
 		return -ENOENT;
 	lease_remove_at(t, (size_t)pos);
@@ -289,6 +302,8 @@ lease_table_remove_nsid(struct lease_table *t, int nsid)
 
 	while (nsid != LEASE_NSID_HOME && i < t->n) {
 		if (t->leases[i].nsid == nsid) {
+			pool_alloc_release(t->pools, pool_device_key(nsid,
+			    t->leases[i].ifindex));
 			lease_remove_at(t, i);
 			removed++;
 		} else {

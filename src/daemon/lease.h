@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "pool.h"
 #include "protocol.h"
 
 /* The alias that marks a device as ours, followed by the owner's uid. */
@@ -44,7 +45,17 @@ void lease_table_free(struct lease_table *t);
 int lease_table_add(struct lease_table *t, uid_t uid, unsigned ifindex,
     const char *name);
 
-/* Ends the lease of ifindex; 0, or -ENOENT if there is none. */
+/*
+ * The address pools of the table's devices: a subnet taken for a device
+ * (pool_alloc_take, keyed by pool_device_key(nsid, ifindex)) is held
+ * until its lease ends, by any of the removals below.
+ */
+struct pool_alloc *lease_table_pools(struct lease_table *t);
+
+/*
+ * Ends the lease of ifindex and frees the pool subnets its device held;
+ * 0, or -ENOENT if there is none.
+ */
 int lease_table_remove(struct lease_table *t, unsigned ifindex);
 
 /*

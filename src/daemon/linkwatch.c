@@ -447,6 +447,109 @@ linkwatch_sync_foreign(struct linkwatch *lw, struct linkwatch_seen *seen,
 	return r;
 }
 
+static int
+compare_ifindexes(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The devices of one namespace a dump adopted, sorted. */
+struct linkwatch_home {
+	struct lease_table *leases;
+	int nsid;		/* LEASE_NSID_HOME, or the namespace's id */
+	unsigned *ifindexes;
+	size_t n;
+};
+
+/*
+ * One address of the dump: if its device is one of ours, the pool subnet
+ * it lies in is held.  Adopted devices carry no other record of the
+ * subnets they were given, and a subnet on a live device is taken,
+ * whoever put it there.
+ */
+static int
+linkwatch_sync_address(unsigned ifindex, const struct tb_addr *addr,
+    void *arg)
+{
+	struct linkwatch_home *home = arg;
+
+	if (bsearch(&ifindex, home->ifindexes, home->n,
+	    sizeof(home->ifindexes[0]), compare_ifindexes) == NULL)
+		return 0;
+	return pool_alloc_hold(lease_table_pools(home->leases),
+	    pool_device_key(home->nsid, ifindex), addr);
+}
+
+/*
+ * Holds the pool subnets of the addresses on the devices of namespace
+ * nsid that seen holds (one dump of the namespace, whatever their number).
+ */
+static int
+linkwatch_sync_addresses(struct linkwatch *lw,
+    const struct linkwatch_seen *seen, int nsid, struct tb_error *err)
+{
+	struct linkwatch_home home = { .leases = lw->leases, .nsid = nsid };
+	size_t i;
+	int r;
+
+	if (seen->n == 0)
+		return 0;
+	if ((home.ifindexes = calloc(seen->n, sizeof(unsigned))) == NULL)
+		return tb_error_set(err, -ENOMEM, "rebuilding the lease "
+		    "table: %s", strerror(ENOMEM));
+	for (i = 0; i < seen->n; i++) {
+		if (seen->keys[i].nsid == nsid && seen->keys[i].ifindex != 0)
+			home.ifindexes[home.n++] = seen->keys[i].ifindex;
+	}
+	qsort(home.ifindexes, home.n, sizeof(home.ifindexes[0]),
+	    compare_ifindexes);
+	if (home.n == 0)
+		r = 0;
+	else if (nsid == LEASE_NSID_HOME)
+		r = netlink_dump_addresses(lw->nl, linkwatch_sync_address,
+		    &home, err);
+	else
+		r = netlink_dump_addresses_ns(lw->nl, nsid,
+		    linkwatch_sync_address, &home, err);
+	free(home.ifindexes);
+	if (r < 0)
+		return tb_error_set(err, r, "rebuilding the lease table: %s",
+		    strerror(-r));
+	return r;
+}
+
+/*
+ * The same for each client's namespace a dump adopted devices in.  One
+ * that cannot be read now (it is dying, say) is skipped: its devices go
+ * with it.
+ */
+static int
+linkwatch_sync_foreign_addresses(struct linkwatch *lw,
+    const struct linkwatch_seen *seen, struct tb_error *err)
+{
+	struct tb_error why;
+	int last = LEASE_NSID_HOME, r;
+	size_t i;
+
+	for (i = 0; i < seen->n; i++) {
+		if (seen->keys[i].nsid == LEASE_NSID_HOME ||
+		    seen->keys[i].nsid == last)
+			continue;
+		last = seen->keys[i].nsid;
+		r = linkwatch_sync_addresses(lw, seen, last, &why);
+		if (r == -ENOMEM) {
+			if (err != NULL)
+				*err = why;
+			return r;
+		}
+		if (r < 0)
+			log_warn("%s", why.text);
+	}
+	return 0;
+}
+
 int
 linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 {
@@ -460,7 +563,11 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 		r = tb_error_set(err, r, "rebuilding the lease table: %s",
 		    strerror(-r));
 	if (r == 0)
+		r = linkwatch_sync_addresses(lw, &seen, LEASE_NSID_HOME, err);
+	if (r == 0)
 		r = linkwatch_sync_foreign(lw, &seen, err);
+	if (r == 0)
+		r = linkwatch_sync_foreign_addresses(lw, &seen, err);
 	while (r == 0 && (l = lease_table_at(lw->leases, i)) != NULL) {
 		if (seen_has(&seen, l)) {
 			i++;

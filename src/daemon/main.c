@@ -196,10 +196,19 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 		notify_reloaded(reload->notifier);
 		return;
 	}
+	/* Subnets of pools that went keep their holders; new ones are free. */
+	if (pool_alloc_configure(lease_table_pools(reload->broker->leases),
+	    fresh.pools, fresh.npools) != 0) {
+		log_error("reload failed: out of memory; keeping the policy "
+		    "in force");
+		conf_free(&fresh);
+		notify_reloaded(reload->notifier);
+		return;
+	}
 	conf_free(&reload->broker->config);
 	reload->broker->config = fresh;
-	log_info("reloaded policy: %zu rules from %zu files", fresh.nrules,
-	    fresh.nfiles);
+	log_info("reloaded policy: %zu rules from %zu files, %zu pools",
+	    fresh.nrules, fresh.nfiles, fresh.npools);
 	notify_reloaded(reload->notifier);
 }
 
@@ -260,7 +269,9 @@ main(int argc, char **argv)
 		log_error("%s", err.text);
 		goto out;
 	}
-	if (lease_table_new(&broker.leases) != 0) {
+	if (lease_table_new(&broker.leases) != 0 ||
+	    pool_alloc_configure(lease_table_pools(broker.leases),
+	    broker.config.pools, broker.config.npools) != 0) {
 		log_error("out of memory");
 		goto out;
 	}

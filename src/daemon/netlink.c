@@ -809,3 +809,146 @@ netlink_get_link_by_name(struct netlink *nl, const char *name,
 	return netlink_get_links(nl, -1, 0, name, NLM_F_ACK, netlink_keep_link,
 	    link, err);
 }
+
+/*
+ * Reads an RTM_NEWADDR message: its ifindex, local address and, for a
+ * point-to-point address, the peer (*has_peer).
+ */
+static int
+netlink_parse_address(const struct nlmsghdr *msg, unsigned *ifindex,
+    struct tb_addr *addr, struct tb_addr *peer, bool *has_peer)
+{
+	const struct ifaddrmsg *ifa;
+	const struct nlattr *attr, *local = NULL, *address = NULL;
+	size_t len;
+
+	if (msg->nlmsg_type != RTM_NEWADDR ||
+	    mnl_nlmsg_get_payload_len(msg) < sizeof(*ifa))
+		return -EBADMSG;
+	ifa = mnl_nlmsg_get_payload(msg);
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	len = ifa->ifa_family == AF_INET ? 4 : 16;
+	mnl_attr_for_each(attr, msg, sizeof(*ifa)) {
+		if (mnl_attr_get_payload_len(attr) != len)
+			continue;
+		if (mnl_attr_get_type(attr) == IFA_LOCAL)
+			local = attr;
+		else if (mnl_attr_get_type(attr) == IFA_ADDRESS)
+			address = attr;
+	}
+	if (local == NULL)
+		local = address;
+	if (local == NULL || ifa->ifa_prefixlen > len * 8)
+		return -EBADMSG;
+	memset(addr, 0, sizeof(*addr));
+	addr->family = ifa->ifa_family;
+	addr->prefixlen = ifa->ifa_prefixlen;
+	memcpy(addr->addr, mnl_attr_get_payload(local), len);
+	*peer = *addr;
+	*has_peer = address != NULL && address != local &&
+	    memcmp(mnl_attr_get_payload(address), addr->addr, len) != 0;
+	if (*has_peer)
+		memcpy(peer->addr, mnl_attr_get_payload(address), len);
+	*ifindex = ifa->ifa_index;
+	return 0;
+}
+
+/*
+ * One RTM_GETADDR dump of family (AF_UNSPEC: both) in the namespace nsid
+ * (-1: this one), calling fn as netlink_dump_addresses() says.
+ */
+static int
+netlink_dump_family(struct netlink *nl, int nsid, uint8_t family,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg)
+{
+	const struct nlmsghdr *msg;
+	const char *extack;
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	struct tb_addr addr, peer;
+	bool has_peer;
+	unsigned ifindex;
+	uint32_t seq;
+	ssize_t n;
+	int rc = 0, stop = 0, len;
+
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = family;
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)nsid);
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
+		rc = -errno;
+	while (rc == 0) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = -errno;
+			break;
+		}
+		len = (int)n;
+		for (msg = (const struct nlmsghdr *)nl->buf;
+		    rc == 0 && mnl_nlmsg_ok(msg, len);
+		    msg = mnl_nlmsg_next(msg, &len)) {
+			if (msg->nlmsg_seq != seq ||
+			    msg->nlmsg_pid != nl->portid)
+				continue;
+			if (msg->nlmsg_type == NLMSG_DONE) {
+				rc = 1;
+			} else if (msg->nlmsg_type == NLMSG_ERROR) {
+				rc = netlink_parse_ack(msg, &extack);
+				if (rc == 0)
+					rc = 1;
+			} else if (stop == 0 && netlink_parse_address(msg,
+			    &ifindex, &addr, &peer, &has_peer) == 0) {
+				stop = fn(ifindex, &addr, arg);
+				if (stop == 0 && has_peer)
+					stop = fn(ifindex, &peer, arg);
+			}
+		}
+	}
+	return rc < 0 ? rc : stop;
+}
+
+int
+netlink_dump_addresses(struct netlink *nl,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err)
+{
+	int r = netlink_dump_family(nl, -1, AF_UNSPEC, fn, arg);
+
+	if (r < 0)
+		return tb_error_set(err, r, "listing the addresses: %s",
+		    strerror(-r));
+	return r;
+}
+
+int
+netlink_dump_addresses_ns(struct netlink *nl, int nsid,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err)
+{
+	int on = 1, off = 0, r;
+
+	/* The kernel reads IFA_TARGET_NETNSID of strictly checked dumps. */
+	if (mnl_socket_setsockopt(nl->sock, NETLINK_GET_STRICT_CHK, &on,
+	    sizeof(on)) != 0)
+		return tb_error_set(err, -errno, "listing the addresses of "
+		    "namespace nsid %d: strict checking: %s", nsid,
+		    strerror(errno));
+	r = netlink_dump_family(nl, nsid, AF_INET, fn, arg);
+	if (r == 0)
+		r = netlink_dump_family(nl, nsid, AF_INET6, fn, arg);
+	(void)mnl_socket_setsockopt(nl->sock, NETLINK_GET_STRICT_CHK, &off,
+	    sizeof(off));
+	if (r < 0)
+		return tb_error_set(err, r, "listing the addresses of namespace "
+		    "nsid %d: %s", nsid, strerror(-r));
+	return r;
+}

@@ -160,6 +160,25 @@ int netlink_dump_links_ns(struct netlink *nl, int nsid,
 int netlink_get_link_ns(struct netlink *nl, int nsid, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err);
 
+/*
+ * Dumps every IPv4 and IPv6 address of the namespace (RTM_GETADDR) and
+ * calls fn with each one's ifindex and local address (IFA_LOCAL, else
+ * IFA_ADDRESS) with its prefix length, and for a point-to-point one again
+ * with the peer (IFA_ADDRESS); fn returning non-zero stops the dump with
+ * that value, as netlink_dump_links() does.
+ */
+int netlink_dump_addresses(struct netlink *nl,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err);
+
+/*
+ * netlink_dump_addresses() of the namespace nsid (IFA_TARGET_NETNSID),
+ * for a handle with CAP_NET_ADMIN over it.
+ */
+int netlink_dump_addresses_ns(struct netlink *nl, int nsid,
+    int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
+    void *arg, struct tb_error *err);
+
 /* Reads the link ifindex (RTM_GETLINK); -ENODEV if there is none. */
 int netlink_get_link(struct netlink *nl, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err);

@@ -293,6 +293,15 @@ rule_objection(const struct policy_rule *rule,
 		return tb_error_set(err, -EPERM,
 		    "peer %s is outside the ranges %s allows",
 		    tb_addr_format(&req->peer, false, text, sizeof(text)), cite);
+	/* A pool is its own permission: addresses need not cover it. */
+	if (req->auto_inet && !rule->pool_inet)
+		return tb_error_set(err, -EPERM,
+		    "auto-address IPv4 needs an IPv4 pool, and %s names %s",
+		    cite, rule->npools == 0 ? "no pools" : "none");
+	if (req->auto_inet6 && !rule->pool_inet6)
+		return tb_error_set(err, -EPERM,
+		    "auto-address IPv6 needs an IPv6 pool, and %s names %s",
+		    cite, rule->npools == 0 ? "no pools" : "none");
 	if (mtu < rule->mtu_min || mtu > rule->mtu_max)
 		return tb_error_set(err, -EPERM,
 		    "mtu %u%s is outside the range %u-%u %s allows", mtu,
@@ -321,12 +330,25 @@ policy_check_create(const struct broker_config *cfg,
     const struct peer_identity *who, const struct tb_create_request *req,
     unsigned live_devices, struct tb_error *err)
 {
+	const struct policy_rule *granted;
+
+	return policy_check_create_rule(cfg, who, req, live_devices, &granted,
+	    err);
+}
+
+int
+policy_check_create_rule(const struct broker_config *cfg,
+    const struct peer_identity *who, const struct tb_create_request *req,
+    unsigned live_devices, const struct policy_rule **granted,
+    struct tb_error *err)
+{
 	const struct policy_rule *rule;
 	struct tb_error first, other;
 	char user[128], cite[CITE_MAX];
 	bool matched = false;
 	size_t i;
 
+	*granted = NULL;
 	if (live_devices >= cfg->limits.devices_per_user)
 		return tb_error_set(err, -EDQUOT,
 		    "%s already holds %u devices, as many as [limits] "
@@ -348,6 +370,7 @@ policy_check_create(const struct broker_config *cfg,
 			    "of %s allows",
 			    describe_user(who->uid, user, sizeof(user)),
 			    live_devices, cite_rule(rule, cite, sizeof(cite)));
+		*granted = rule;
 		return 0;
 	}
 	if (!matched)

@@ -51,4 +51,13 @@ int policy_check_create(const struct broker_config *cfg,
     const struct peer_identity *who, const struct tb_create_request *req,
     unsigned live_devices, struct tb_error *err);
 
+/*
+ * The same, and on success *granted is the rule that allowed req (whose
+ * pools an auto-address comes from); it points into cfg.
+ */
+int policy_check_create_rule(const struct broker_config *cfg,
+    const struct peer_identity *who, const struct tb_create_request *req,
+    unsigned live_devices, const struct policy_rule **granted,
+    struct tb_error *err);
+
 #endif /* TUNBROKER_POLICY_H */
