@@ -20,6 +20,7 @@
 
 #include <libmnl/libmnl.h>
 
+#include "addr.h"
 #include "netinfo.h"
 
 /* Large enough for one dump message batch of the kernel. */
@@ -470,6 +471,34 @@ out:
 		mnl_socket_close(q->sock);
 	free(q);
 	return rc;
+}
+
+bool
+netinfo_link_gone_within(const char *name, int ms)
+{
+	struct netinfo_link link;
+	int i;
+
+	for (i = 0; i <= ms / 10; i++) {
+		if (netinfo_link_by_name(name, &link) == -ENODEV)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+bool
+netinfo_link_has_address(const struct netinfo_link *link, const char *cidr)
+{
+	char text[TB_ADDR_TEXT_MAX];
+	size_t i;
+
+	for (i = 0; i < link->naddrs; i++) {
+		tb_addr_format(&link->addrs[i].local, true, text, sizeof(text));
+		if (strcmp(text, cidr) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Issues one SIOCETHTOOL request about ifname. */

@@ -58,6 +58,19 @@ struct netinfo_link {
 int netinfo_link_by_name(const char *name, struct netinfo_link *out);
 
 /*
+ * Polls every 10 ms, for up to ms, until the caller's namespace has no
+ * link called name (ms 0: looks once); false if it stays.
+ */
+bool netinfo_link_gone_within(const char *name, int ms);
+
+/*
+ * Whether link has cidr among its addresses, written as tb_addr_format()
+ * writes it with its prefix ("198.18.0.1/24").
+ */
+bool netinfo_link_has_address(const struct netinfo_link *link,
+    const char *cidr);
+
+/*
  * Whether the feature called feature (its ethtool name, as `ethtool -k`
  * shows it: "tx-tcp-segmentation") is active on the link called name,
  * read with ETHTOOL_GFEATURES.  0, -ENOENT for an unknown feature name,

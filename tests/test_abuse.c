@@ -366,26 +366,10 @@ struct abuse {
 static void
 broker_start(struct testlib_broker *b, const char *config)
 {
-	FILE *f;
-	int status;
-
-	if (config == NULL) {
+	if (config == NULL)
 		testlib_broker_start(b, ALLOW_NOBODY);
-		return;
-	}
-	memset(b, 0, sizeof(*b));
-	b->dir = testlib_mkdtemp();
-	ck_assert_int_ge(asprintf(&b->socket_path, "%s/run/socket", b->dir), 0);
-	ck_assert_int_ge(asprintf(&b->config_path, "%s/tunbrokerd.conf",
-	    b->dir), 0);
-	ck_assert_int_ge(asprintf(&b->log_path, "%s/broker.log", b->dir), 0);
-	f = fopen(b->config_path, "we");
-	ck_assert_ptr_nonnull(f);
-	fputs(config, f);
-	ck_assert_int_eq(fclose(f), 0);
-	if (!testlib_broker_launch(b, &status))
-		ck_abort_msg("tunbrokerd exited (status 0x%x); its log:\n%s",
-		    status, testlib_read_file(b->log_path));
+	else
+		testlib_broker_start_config(b, config);
 }
 
 /*

@@ -253,17 +253,9 @@ static bool
 link_has_address(const char *name, const char *cidr)
 {
 	struct netinfo_link link;
-	char text[TB_ADDR_TEXT_MAX];
-	size_t i;
 
-	if (netinfo_link_by_name(name, &link) != 0)
-		return false;
-	for (i = 0; i < link.naddrs; i++) {
-		tb_addr_format(&link.addrs[i].local, true, text, sizeof(text));
-		if (strcmp(text, cidr) == 0)
-			return true;
-	}
-	return false;
+	return netinfo_link_by_name(name, &link) == 0 &&
+	    netinfo_link_has_address(&link, cidr);
 }
 
 /* The name of the device fd is attached to, as the kernel says. */

@@ -42,7 +42,6 @@ struct ask {
 	const char *addrs[4];
 	const char *peer;
 	unsigned mtu;
-	int chan;		/* where the child reports */
 };
 
 /* What it got, as reported to the test process. */
@@ -59,10 +58,10 @@ struct outcome {
 
 /*
  * Runs as the unprivileged user: requests a device through libtunclient
- * and sends the outcome, with the device's fd, back over a->chan.
+ * and sends the outcome, with the device's fd, back over chan.
  */
 static int
-client_request(void *arg)
+client_request(void *arg, int chan)
 {
 	const struct ask *a = arg;
 	struct tunclient_request *req = NULL;
@@ -101,7 +100,7 @@ client_request(void *arg)
 		fd = tunclient_lease_fd(lease, 0);
 	}
 	out.code = r;
-	r = tb_send(a->chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
+	r = tb_send(chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
 	tunclient_lease_free(lease);
 	tunclient_close(conn);
 	tunclient_request_free(req);
@@ -113,51 +112,14 @@ static struct outcome
 ask_as_nobody(struct ask a)
 {
 	struct outcome out;
-	struct tb_error err;
-	int chan[2], fds[TB_MSG_MAX_FDS];
+	int fds[TB_MSG_MAX_FDS];
 	size_t nfds;
-	ssize_t n;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
-	close(chan[1]);
-	n = tb_recv(chan[0], &out, sizeof(out), fds, &nfds, &err);
-	close(chan[0]);
-	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
+	nfds = testlib_report_as(TESTLIB_UID, client_request, &a, &out,
+	    sizeof(out), fds);
 	out.fd = nfds > 0 ? fds[0] : -1;
 	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
 	return out;
-}
-
-/* Polls until the link called name is gone; false if it stays. */
-static bool
-link_disappears(const char *name)
-{
-	struct netinfo_link link;
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		if (netinfo_link_by_name(name, &link) == -ENODEV)
-			return true;
-		usleep(10 * 1000);
-	}
-	return false;
-}
-
-static bool
-has_address(const struct netinfo_link *link, const char *cidr)
-{
-	char text[TB_ADDR_TEXT_MAX];
-	size_t i;
-
-	for (i = 0; i < link->naddrs; i++) {
-		tb_addr_format(&link->addrs[i].local, true, text, sizeof(text));
-		if (strcmp(text, cidr) == 0)
-			return true;
-	}
-	return false;
 }
 
 /* The kernel's view of the link called name, which must exist. */
@@ -200,8 +162,8 @@ START_TEST(grant_configures_device)
 	ck_assert_msg(link.has_group && link.group == TESTLIB_GID,
 	    "group is not the client's");
 	ck_assert_uint_eq(link.naddrs, 2);
-	ck_assert(has_address(&link, "198.18.0.1/24"));
-	ck_assert(has_address(&link, "2001:db8::1/64"));
+	ck_assert(netinfo_link_has_address(&link, "198.18.0.1/24"));
+	ck_assert(netinfo_link_has_address(&link, "2001:db8::1/64"));
 
 	/* One grant line naming the client. */
 	log = testlib_read_file(b.log_path);
@@ -211,7 +173,8 @@ START_TEST(grant_configures_device)
 
 	/* The device lives exactly as long as the client's fd. */
 	close(out.fd);
-	ck_assert_msg(link_disappears("tun0"), "tun0 outlived its fd");
+	ck_assert_msg(netinfo_link_gone_within("tun0", 2000),
+	    "tun0 outlived its fd");
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -325,7 +288,7 @@ START_TEST(packets_flow_both_ways)
 	close(sock);
 	close(sock6);
 	close(out.fd);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 2000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -994,7 +957,7 @@ START_TEST(quota_counts_live_devices)
 	ck_assert_ptr_nonnull(strstr(out.text, "rule test"));
 	/* A device that is gone no longer counts. */
 	close(first.fd);
-	ck_assert(link_disappears(first.name));
+	ck_assert(netinfo_link_gone_within(first.name, 2000));
 	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path });
 	ck_assert_msg(out.code == 0, "%s", out.text);
 	close(out.fd);

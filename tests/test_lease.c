@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <signal.h>
@@ -23,7 +22,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,12 +48,11 @@ struct job {
 	const char *socket_path;
 	enum { JOB_GRANT, JOB_LIST, JOB_RELEASE } what;
 	const char *name;	/* JOB_RELEASE */
-	int chan;
 };
 
 /* Runs in the child: one request through libtunclient, reported on chan. */
 static int
-run_job(void *arg)
+run_job(void *arg, int chan)
 {
 	const struct job *j = arg;
 	struct tunclient_lease_info *list = NULL;
@@ -87,7 +84,7 @@ run_job(void *arg)
 		snprintf(rep.text, sizeof(rep.text), "%s",
 		    tunclient_conn_error(conn));
 	rep.code = r;
-	r = tb_send(j->chan, &rep, sizeof(rep), &fd, fd >= 0 ? 1 : 0);
+	r = tb_send(chan, &rep, sizeof(rep), &fd, fd >= 0 ? 1 : 0);
 	tunclient_lease_info_free(list);
 	tunclient_lease_free(lease);
 	tunclient_request_free(req);
@@ -95,48 +92,15 @@ run_job(void *arg)
 	return r == 0 ? 0 : 1;
 }
 
-/* Like testlib_run_as_user(), for a uid of our choosing. */
-static int
-run_as(uid_t uid, int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-	int status;
-
-	if (uid == TESTLIB_UID)
-		return testlib_run_as_user(fn, arg);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (uid != 0 && (setgroups(0, NULL) != 0 ||
-		    setresgid(uid, uid, uid) != 0 ||
-		    setresuid(uid, uid, uid) != 0))
-			_exit(125);
-		_exit(fn(arg));
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 /* Runs job j as uid; *fd gets a granted device's descriptor. */
 static struct report
 run_job_as(uid_t uid, struct job j, int *fd)
 {
 	struct report rep;
-	struct tb_error err;
-	int chan[2], fds[TB_MSG_MAX_FDS];
+	int fds[TB_MSG_MAX_FDS];
 	size_t nfds;
-	ssize_t n;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
-	j.chan = chan[1];
-	ck_assert_int_eq(run_as(uid, run_job, &j), 0);
-	close(chan[1]);
-	n = tb_recv(chan[0], &rep, sizeof(rep), fds, &nfds, &err);
-	close(chan[0]);
-	ck_assert_msg(n == (ssize_t)sizeof(rep), "client report: %s",
-	    err.text);
+	nfds = testlib_report_as(uid, run_job, &j, &rep, sizeof(rep), fds);
 	if (fd != NULL)
 		*fd = nfds > 0 ? fds[0] : -1;
 	else if (nfds > 0)
@@ -175,21 +139,6 @@ release_as(const struct testlib_broker *b, uid_t uid, const char *name)
 {
 	return run_job_as(uid, (struct job){ .socket_path = b->socket_path,
 	    .what = JOB_RELEASE, .name = name }, NULL);
-}
-
-/* Polls up to ms for the link called name to be gone. */
-static bool
-link_gone_within(const char *name, int ms)
-{
-	struct netinfo_link link;
-	int i;
-
-	for (i = 0; i <= ms / 10; i++) {
-		if (netinfo_link_by_name(name, &link) == -ENODEV)
-			return true;
-		usleep(10 * 1000);
-	}
-	return false;
 }
 
 /* Polls until root's LIST shows n leases; false if it never does. */
@@ -233,38 +182,6 @@ set_persist(int fd)
 	ck_assert_int_eq(ioctl(fd, TUNSETPERSIST, 1), 0);
 }
 
-/* Kills the broker without warning, as a crash would. */
-static void
-crash(struct testlib_broker *b)
-{
-	int status;
-
-	ck_assert_int_eq(kill(b->pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
-}
-
-static void
-relaunch(struct testlib_broker *b)
-{
-	int status;
-
-	ck_assert_msg(testlib_broker_launch(b, &status),
-	    "tunbrokerd exited (0x%x): %s", status,
-	    testlib_read_file(b->log_path));
-}
-
-static int
-count_lines_with(const char *text, const char *what)
-{
-	int n = 0;
-
-	while (text != NULL && (text = strstr(text, what)) != NULL) {
-		n++;
-		text += strlen(what);
-	}
-	return n;
-}
-
 /* Replaces the rule so that uid 65534 may hold max devices. */
 static void
 write_quota(const struct testlib_broker *b, unsigned max)
@@ -276,29 +193,6 @@ write_quota(const struct testlib_broker *b, unsigned max)
 	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmax-devices = %u\n",
 	    max);
 	ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Sends SIGHUP and waits until the broker says it reloaded. */
-static void
-reload(struct testlib_broker *b)
-{
-	char *log;
-	int i, before;
-
-	log = testlib_read_file(b->log_path);
-	before = count_lines_with(log, "reloaded policy");
-	free(log);
-	ck_assert_int_eq(kill(b->pid, SIGHUP), 0);
-	for (i = 0; i < 500; i++) {
-		log = testlib_read_file(b->log_path);
-		if (count_lines_with(log, "reloaded policy") > before) {
-			free(log);
-			return;
-		}
-		free(log);
-		usleep(10 * 1000);
-	}
-	ck_abort_msg("the broker did not reload");
 }
 
 START_TEST(client_close_ends_lease)
@@ -317,7 +211,7 @@ START_TEST(client_close_ends_lease)
 	ck_assert_uint_eq(rep.leases[0].uid, TESTLIB_UID);
 	ck_assert_uint_eq(rep.leases[0].ifindex, if_nametoindex(name));
 	close(fd);
-	ck_assert(link_gone_within(name, 2000));
+	ck_assert(netinfo_link_gone_within(name, 2000));
 	ck_assert(leases_become(&b, 0));
 	testlib_broker_stop(&b);
 }
@@ -333,7 +227,7 @@ START_TEST(persistent_device_deleted_on_last_close)
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NOBODY);
 	write_quota(&b, 1);
-	reload(&b);
+	testlib_broker_reload(&b);
 	fd = grant(&b, name);
 	rep = run_job_as(TESTLIB_UID, (struct job){ .socket_path =
 	    b.socket_path, .what = JOB_GRANT }, NULL);
@@ -341,11 +235,11 @@ START_TEST(persistent_device_deleted_on_last_close)
 	/* The holder may keep it alive past its fd; the broker may not. */
 	set_persist(fd);
 	close(fd);
-	ck_assert_msg(link_gone_within(name, 1000),
+	ck_assert_msg(netinfo_link_gone_within(name, 1000),
 	    "%s outlived its last queue by a second", name);
 	ck_assert(leases_become(&b, 0));
 	close(grant(&b, again));
-	ck_assert(link_gone_within(again, 2000));
+	ck_assert(netinfo_link_gone_within(again, 2000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -364,7 +258,7 @@ START_TEST(carrier_dropped_before_last_close)
 	usleep(100 * 1000);
 	set_persist(fd);
 	close(fd);
-	ck_assert_msg(link_gone_within(name, 1000),
+	ck_assert_msg(netinfo_link_gone_within(name, 1000),
 	    "%s outlived its last queue by a second", name);
 	ck_assert(leases_become(&b, 0));
 	testlib_broker_stop(&b);
@@ -396,7 +290,7 @@ START_TEST(release_ends_lease)
 	rep = release_as(&b, TESTLIB_UID, name);
 	ck_assert_msg(rep.code == 0, "%s", rep.text);
 	ck_assert_uint_eq(if_nametoindex(name), 0);
-	ck_assert(link_gone_within(name, 0));
+	ck_assert(netinfo_link_gone_within(name, 0));
 	ck_assert_uint_eq(list_as(&b, 0).nleases, 1);
 	/* Root may release anyone's. */
 	rep = release_as(&b, 0, other);
@@ -461,9 +355,9 @@ START_TEST(restart_adopts_held_devices)
 	fd = grant(&b, name);
 	/* Persistent: only the new broker can make it go. */
 	set_persist(fd);
-	crash(&b);
+	testlib_broker_crash(&b);
 	write_quota(&b, 1);
-	relaunch(&b);
+	testlib_broker_relaunch(&b);
 
 	rep = list_as(&b, TESTLIB_UID);
 	ck_assert_uint_eq(rep.nleases, 1);
@@ -472,7 +366,7 @@ START_TEST(restart_adopts_held_devices)
 	    b.socket_path, .what = JOB_GRANT }, NULL);
 	ck_assert_int_eq(rep.code, -EDQUOT);
 	close(fd);
-	ck_assert_msg(link_gone_within(name, 1000),
+	ck_assert_msg(netinfo_link_gone_within(name, 1000),
 	    "the new broker left %s behind", name);
 	ck_assert(leases_become(&b, 0));
 	testlib_broker_stop(&b);
@@ -558,9 +452,9 @@ START_TEST(crash_with_traffic_flowing)
 	/* Traffic both ways throughout; the broker dies and comes back. */
 	for (i = 0; i < 900; i++) {
 		if (i == 300)
-			crash(&b);
+			testlib_broker_crash(&b);
 		if (i == 600)
-			relaunch(&b);
+			testlib_broker_relaunch(&b);
 		lost += !round_trip(dev, sock, i);
 	}
 	ck_assert_msg(lost == 0, "%u of 900 round trips lost", lost);
@@ -573,9 +467,9 @@ START_TEST(crash_with_traffic_flowing)
 	close(dev);
 	close(sock);
 	/* Nothing is left behind once the clients are gone. */
-	ck_assert_msg(link_gone_within(name, 2000), "%s was left behind",
-	    name);
-	ck_assert(link_gone_within(second_name, 1000));
+	ck_assert_msg(netinfo_link_gone_within(name, 2000),
+	    "%s was left behind", name);
+	ck_assert(netinfo_link_gone_within(second_name, 1000));
 	ck_assert(leases_become(&b, 0));
 	testlib_broker_stop(&b);
 }
@@ -593,7 +487,7 @@ START_TEST(startup_deletes_own_orphans_only)
 	make_persistent_tun("foreign1", "tunbroker-ish device");
 	make_persistent_tun("foreign2", "tunbroker:uid=x");
 	testlib_broker_start(&b, ALLOW_NOBODY);
-	ck_assert(link_gone_within("orphan0", 1000));
+	ck_assert(netinfo_link_gone_within("orphan0", 1000));
 	ck_assert_uint_ne(if_nametoindex("foreign0"), 0);
 	ck_assert_uint_ne(if_nametoindex("foreign1"), 0);
 	ck_assert_uint_ne(if_nametoindex("foreign2"), 0);
@@ -629,7 +523,7 @@ allow_root_many(struct testlib_broker *b)
 	    MANY + 10);
 	testlib_write_file(b->config_path, conf);
 	free(conf);
-	reload(b);
+	testlib_broker_reload(b);
 }
 
 /* Grants n devices to root (us) on conn; names and fds into the arrays. */
@@ -834,7 +728,7 @@ START_TEST(stop_answers_releases_in_flight)
 		raw_send(sock, &msg, tb_encode_release(&msg, TB_MSG_RELEASE,
 		    (uint32_t)i + 1, names[i]));
 	/* Stop it mid-way: once the first is done, before all are. */
-	ck_assert(link_gone_within(names[0], 5000));
+	ck_assert(netinfo_link_gone_within(names[0], 5000));
 	testlib_broker_stop(&b);
 	/*
 	 * The replies wait in our socket, then the end of the connection.

@@ -159,10 +159,8 @@ static struct outcome
 ask(struct ask a)
 {
 	struct outcome out;
-	struct tb_error err;
 	int chan[2], fds[TB_MSG_MAX_FDS], status;
 	size_t nfds;
-	ssize_t n;
 	pid_t pid;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
@@ -183,9 +181,8 @@ ask(struct ask a)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "client status 0x%x", status);
 	close(chan[1]);
-	n = tb_recv(chan[0], &out, sizeof(out), fds, &nfds, &err);
+	nfds = testlib_recv_report(chan[0], &out, sizeof(out), fds);
 	close(chan[0]);
-	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
 	out.fd = nfds > 0 ? fds[0] : -1;
 	ck_assert_int_eq(nfds, out.code == 0 && a.release == NULL &&
 	    (!a.persist || a.hold) ? 1 : 0);
@@ -224,19 +221,19 @@ link_in(int netns_fd, const char *name, struct netinfo_link *out)
 	return r;
 }
 
+static int
+link_gone_here(void *arg)
+{
+	const char *const *name = arg;
+
+	return netinfo_link_gone_within(*name, 5000);
+}
+
 /* Polls until the link is gone from the namespace; false if it stays. */
 static bool
 link_gone_in(int netns_fd, const char *name)
 {
-	struct netinfo_link link;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		if (link_in(netns_fd, name, &link) == -ENODEV)
-			return true;
-		usleep(10 * 1000);
-	}
-	return false;
+	return testlib_in_netns(netns_fd, link_gone_here, &name) != 0;
 }
 
 /* Polls LIST until the client holds n leases; false if it never does. */
@@ -253,20 +250,6 @@ leases_become(const struct testlib_broker *b, size_t n)
 		if (out.nleases == n)
 			return true;
 		usleep(10 * 1000);
-	}
-	return false;
-}
-
-static bool
-has_address(const struct netinfo_link *link, const char *cidr)
-{
-	char text[TB_ADDR_TEXT_MAX];
-	size_t i;
-
-	for (i = 0; i < link->naddrs; i++) {
-		tb_addr_format(&link->addrs[i].local, true, text, sizeof(text));
-		if (strcmp(text, cidr) == 0)
-			return true;
 	}
 	return false;
 }
@@ -380,8 +363,8 @@ START_TEST(device_in_own_namespace)
 	ck_assert_uint_eq(link.ifindex, out.ifindex);
 	ck_assert_uint_eq(link.mtu, 1400);
 	ck_assert(link.flags & IFF_UP);
-	ck_assert(has_address(&link, "198.18.5.1/24"));
-	ck_assert(has_address(&link, "2001:db8:5::1/64"));
+	ck_assert(netinfo_link_has_address(&link, "198.18.5.1/24"));
+	ck_assert(netinfo_link_has_address(&link, "2001:db8:5::1/64"));
 	ck_assert(link.has_owner && link.owner == TESTLIB_UID);
 	ck_assert_int_eq(netinfo_link_by_name("ctr0", &link), -ENODEV);
 	ck_assert_int_eq(testlib_in_netns(c.netns_fd, shell,
@@ -543,7 +526,7 @@ START_TEST(self_namespace)
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 	ck_assert(out.has_netns);
 	ck_assert_int_eq(link_in(roots.netns_fd, "self0", &link), 0);
-	ck_assert(has_address(&link, "198.18.6.1/24"));
+	ck_assert(netinfo_link_has_address(&link, "198.18.6.1/24"));
 	ck_assert_int_eq(netinfo_link_by_name("self0", &link), -ENODEV);
 	close(out.fd);
 	ck_assert(link_gone_in(roots.netns_fd, "self0"));
@@ -605,7 +588,6 @@ START_TEST(lease_ends_with_namespace)
 	struct outcome out;
 	struct ask a;
 	char *path, *log;
-	int status;
 
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NAMESPACES);
@@ -617,10 +599,8 @@ START_TEST(lease_ends_with_namespace)
 	a.hold = true;
 	out = ask(a);
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
-	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
-	ck_assert_msg(testlib_broker_launch(&b, &status),
-	    "tunbrokerd exited (0x%x)", status);
+	testlib_broker_crash(&b);
+	testlib_broker_relaunch(&b);
 	ck_assert(leases_become(&b, 1));
 	close(out.fd);
 	/* Persistent, single-queue, unheld: it stays while its home does. */
@@ -784,7 +764,6 @@ START_TEST(restart_adopts_namespace_devices)
 	struct outcome out;
 	struct ask a;
 	char *path, *log;
-	int status;
 
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NAMESPACES);
@@ -795,11 +774,8 @@ START_TEST(restart_adopts_namespace_devices)
 	out = ask(a);
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 
-	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
-	ck_assert_msg(testlib_broker_launch(&b, &status),
-	    "tunbrokerd exited (0x%x): %s", status,
-	    testlib_read_file(b.log_path));
+	testlib_broker_crash(&b);
+	testlib_broker_relaunch(&b);
 	ck_assert_msg(leases_become(&b, 1), "the new broker did not adopt adopt0");
 	log = testlib_read_file(b.log_path);
 	ck_assert_msg(log != NULL && strstr(log, "adopt0") != NULL &&
@@ -874,7 +850,6 @@ START_TEST(restart_ignores_forged_labels)
 	struct outcome real, fake;
 	struct ask a;
 	char *path, *forge, *log;
-	int status;
 
 	testlib_enter_netns();
 	testlib_broker_start(&b, ALLOW_NAMESPACES);
@@ -894,10 +869,8 @@ START_TEST(restart_ignores_forged_labels)
 	    TESTLIB_GID, (int)c.pid);
 	ck_assert_int_eq(shell(forge), 0);
 
-	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
-	ck_assert_msg(testlib_broker_launch(&b, &status),
-	    "tunbrokerd exited (0x%x)", status);
+	testlib_broker_crash(&b);
+	testlib_broker_relaunch(&b);
 	ck_assert(leases_become(&b, 1));
 	log = testlib_read_file(b.log_path);
 	ck_assert_msg(log != NULL && strstr(log, "real0 ifindex") != NULL &&

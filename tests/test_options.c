@@ -54,7 +54,6 @@ struct ask {
 	struct route_ask routes[MAX_ROUTES];
 	unsigned mtu;
 	unsigned txqueuelen;
-	int chan;		/* where the child reports */
 };
 
 /* What it got, as the lease says, reported to the test process. */
@@ -127,10 +126,10 @@ read_lease(const struct tunclient_lease *lease, struct outcome *out)
 
 /*
  * Runs as the unprivileged user: requests a device through libtunclient
- * and sends the outcome, with the device's fd, back over a->chan.
+ * and sends the outcome, with the device's fd, back over chan.
  */
 static int
-client_request(void *arg)
+client_request(void *arg, int chan)
 {
 	const struct ask *a = arg;
 	struct tunclient_request *req = NULL;
@@ -156,7 +155,7 @@ client_request(void *arg)
 		fd = tunclient_lease_fd(lease, 0);
 	}
 	out.code = r;
-	r = tb_send(a->chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
+	r = tb_send(chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
 	tunclient_lease_free(lease);
 	tunclient_close(conn);
 	tunclient_request_free(req);
@@ -168,37 +167,14 @@ static struct outcome
 ask_as_nobody(struct ask a)
 {
 	struct outcome out;
-	struct tb_error err;
-	int chan[2], fds[TB_MSG_MAX_FDS];
+	int fds[TB_MSG_MAX_FDS];
 	size_t nfds;
-	ssize_t n;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
-	close(chan[1]);
-	n = tb_recv(chan[0], &out, sizeof(out), fds, &nfds, &err);
-	close(chan[0]);
-	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
+	nfds = testlib_report_as(TESTLIB_UID, client_request, &a, &out,
+	    sizeof(out), fds);
 	out.fd = nfds > 0 ? fds[0] : -1;
 	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
 	return out;
-}
-
-/* Polls until the link called name is gone; false if it stays. */
-static bool
-link_disappears(const char *name)
-{
-	struct netinfo_link link;
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		if (netinfo_link_by_name(name, &link) == -ENODEV)
-			return true;
-		usleep(10 * 1000);
-	}
-	return false;
 }
 
 /* Checks the refusal: the code, and the sentence containing want. */
@@ -225,24 +201,6 @@ make_bridge(const char *name, unsigned mtu)
 {
 	ck_assert_int_eq(netinfo_add_link(name, "bridge", NULL), 0);
 	ck_assert_int_eq(netinfo_set_link(name, mtu, NULL, true), 0);
-}
-
-/* The number of TUN and TAP links in the namespace. */
-static int
-count_tun_links(void)
-{
-	struct if_nameindex *all = if_nameindex(), *i;
-	struct netinfo_link link;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(all);
-	for (i = all; i->if_index != 0; i++) {
-		if (netinfo_link_by_name(i->if_name, &link) == 0 &&
-		    strcmp(link.kind, "tun") == 0)
-			n++;
-	}
-	if_freenameindex(all);
-	return n;
 }
 
 /* The number of leases root sees: every lease of the broker. */
@@ -298,7 +256,7 @@ START_TEST(tap_with_mac)
 	    "owner is not the client");
 
 	close(out.fd);
-	ck_assert(link_disappears("tap0"));
+	ck_assert(netinfo_link_gone_within("tap0", 2000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -328,7 +286,7 @@ START_TEST(tap_random_mac)
 	ck_assert_uint_eq(out.txqueuelen, link.txqueuelen);
 	ck_assert_uint_eq(out.mtu, link.mtu);
 	close(out.fd);
-	ck_assert(link_disappears("vm0"));
+	ck_assert(netinfo_link_gone_within("vm0", 2000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -351,7 +309,7 @@ START_TEST(tun_txqueuelen)
 	ck_assert_int_eq(link.tun_type, IFF_TUN);
 	ck_assert_uint_eq(link.txqueuelen, 42);
 	close(out.fd);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 2000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -419,7 +377,7 @@ START_TEST(routes_with_metrics)
 
 	/* The routes go with the device. */
 	close(out.fd);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 2000));
 	ck_assert_int_eq(netinfo_routes(0, routes, NETINFO_ROUTES_MAX, &n), 0);
 	for (i = 0; i < MAX_ROUTES; i++)
 		ck_assert_msg(find_route(routes, n, want[i].cidr) == NULL,
@@ -464,8 +422,8 @@ START_TEST(bridge_mtu_taken_or_given)
 
 	close(out.fd);
 	close(given.fd);
-	ck_assert(link_disappears(out.name));
-	ck_assert(link_disappears(given.name));
+	ck_assert(netinfo_link_gone_within(out.name, 2000));
+	ck_assert(netinfo_link_gone_within(given.name, 2000));
 	/* The bridge is the administrator's: it stays. */
 	ck_assert_int_eq(netinfo_link_by_name("br0", &br), 0);
 	testlib_broker_stop(&b);
@@ -589,7 +547,7 @@ START_TEST(bridge_passes_frames)
 
 	close(far);
 	close(out.fd);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 2000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -741,7 +699,7 @@ START_TEST(refusals_name_the_value)
 	    "txqueuelen 65537 is over 65536");
 
 	/* Nothing of any of them is left. */
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	ck_assert_uint_eq(count_leases(&b), 0);
 	free(cite);
 	testlib_broker_stop(&b);
@@ -764,7 +722,7 @@ START_TEST(tap_needs_device_type)
 	assert_refused(&out, -EPERM, want);
 	free(want);
 	free(cite);
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -811,8 +769,8 @@ START_TEST(bridge_mtu_judged)
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 	ck_assert_uint_eq(out.mtu, 1500);
 	close(out.fd);
-	ck_assert(link_disappears(out.name));
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert(netinfo_link_gone_within(out.name, 2000));
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -831,8 +789,8 @@ START_TEST(duplicate_route_leaves_nothing)
 	assert_refused(&out, -EEXIST, "adding route 198.18.4.0/24 metric 10");
 	ck_assert_ptr_nonnull(strstr(out.text, strerror(EEXIST)));
 	/* The device the kernel had made is gone, and so is its lease. */
-	ck_assert(link_disappears("dup0"));
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert(netinfo_link_gone_within("dup0", 2000));
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	ck_assert_uint_eq(count_leases(&b), 0);
 	/* The name is free again. */
 	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
@@ -858,8 +816,8 @@ START_TEST(tap_mtu_over_kernel_max_leaves_nothing)
 	assert_refused(&out, -EINVAL, "(mtu 65535)");
 	ck_assert_msg(strstr(out.text, "(kernel: mtu greater than device "
 	    "maximum)") != NULL, "no kernel reason in \"%s\"", out.text);
-	ck_assert(link_disappears("big0"));
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert(netinfo_link_gone_within("big0", 2000));
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	ck_assert_uint_eq(count_leases(&b), 0);
 	testlib_broker_stop(&b);
 }
@@ -883,8 +841,8 @@ START_TEST(ipv6_disabled_route_leaves_nothing)
 	ck_assert_msg(strstr(out.text, "(kernel: IPv6 is disabled") != NULL,
 	    "no kernel reason in \"%s\"", out.text);
 	ck_assert_int_eq(out.fd, -1);
-	ck_assert(link_disappears("nosix0"));
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert(netinfo_link_gone_within("nosix0", 2000));
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	ck_assert_uint_eq(count_leases(&b), 0);
 	testlib_broker_stop(&b);
 }

@@ -39,7 +39,6 @@ struct ask {
 	bool auto4, auto6;
 	const char *addr, *addr2, *peer; /* requested, or NULL */
 	const char *netns_path;		/* a namespace for the device */
-	int chan;		/* where the child reports */
 	int start;		/* read end of a barrier pipe, or -1 */
 };
 
@@ -55,10 +54,10 @@ struct outcome {
 
 /*
  * Runs as the unprivileged user: requests a device through libtunclient
- * and sends the outcome, with the device's fd, back over a->chan.
+ * and sends the outcome, with the device's fd, back over chan.
  */
 static int
-client_request(void *arg)
+client_request(void *arg, int chan)
 {
 	const struct ask *a = arg;
 	struct tunclient_request *req = NULL;
@@ -108,7 +107,7 @@ client_request(void *arg)
 		fd = tunclient_lease_fd(lease, 0);
 	}
 	out.code = r;
-	r = tb_send(a->chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
+	r = tb_send(chan, &out, sizeof(out), &fd, fd >= 0 ? 1 : 0);
 	tunclient_lease_free(lease);
 	tunclient_close(conn);
 	tunclient_request_free(req);
@@ -122,35 +121,35 @@ static struct outcome
 read_outcome(int chan)
 {
 	struct outcome out;
-	struct tb_error err;
 	int fds[TB_MSG_MAX_FDS];
-	size_t nfds;
-	ssize_t n;
+	size_t nfds = testlib_recv_report(chan, &out, sizeof(out), fds);
 
-	n = tb_recv(chan, &out, sizeof(out), fds, &nfds, &err);
-	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
 	out.fd = nfds > 0 ? fds[0] : -1;
 	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
 	return out;
 }
 
-/* Asks as uid 65534 and returns what happened. */
+/* Asks for what a says as uid 65534 and returns what happened. */
+static struct outcome
+ask_for(struct ask a)
+{
+	struct outcome out;
+	int fds[TB_MSG_MAX_FDS];
+	size_t nfds;
+
+	nfds = testlib_report_as(TESTLIB_UID, client_request, &a, &out,
+	    sizeof(out), fds);
+	out.fd = nfds > 0 ? fds[0] : -1;
+	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
+	return out;
+}
+
+/* Asks for automatic addresses alone. */
 static struct outcome
 ask(const char *socket_path, bool auto4, bool auto6)
 {
-	struct ask a = { .socket_path = socket_path, .auto4 = auto4,
-	    .auto6 = auto6, .start = -1 };
-	struct outcome out;
-	int chan[2];
-
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
-	close(chan[1]);
-	out = read_outcome(chan[0]);
-	close(chan[0]);
-	return out;
+	return ask_for((struct ask){ .socket_path = socket_path,
+	    .auto4 = auto4, .auto6 = auto6, .start = -1 });
 }
 
 /* The same, which must be granted. */
@@ -168,23 +167,13 @@ static void
 start_broker(struct testlib_broker *b, const char *rule_lines)
 {
 	char *config;
-	int status;
 
-	memset(b, 0, sizeof(*b));
-	b->dir = testlib_mkdtemp();
-	b->socket_path = testlib_strf("%s/run/socket", b->dir);
-	b->config_path = testlib_strf("%s/tunbrokerd.conf", b->dir);
-	b->log_path = testlib_strf("%s/broker.log", b->dir);
 	config = testlib_strf("[socket]\nmode = 0666\n\n[limits]\n"
 	    "connections-per-user = 128\ndevices-per-user = 4096\n\n%s"
 	    "[rule test]\nusers = 65534\nmax-devices = 4096\n%s", POOLS,
 	    rule_lines);
-	testlib_write_file(b->config_path, config);
+	testlib_broker_start_config(b, config);
 	free(config);
-	if (!testlib_broker_launch(b, &status))
-		ck_abort_msg("tunbrokerd exited (status 0x%x) instead of "
-		    "listening; its log:\n%s", status,
-		    testlib_read_file(b->log_path));
 }
 
 /* The kernel's addresses of the link name, which must exist. */
@@ -204,15 +193,8 @@ static bool
 kernel_has(const char *name, const char *cidr)
 {
 	struct netinfo_link link = kernel_link(name);
-	char text[TB_ADDR_TEXT_MAX];
-	size_t i;
 
-	for (i = 0; i < link.naddrs; i++) {
-		tb_addr_format(&link.addrs[i].local, true, text, sizeof(text));
-		if (strcmp(text, cidr) == 0)
-			return true;
-	}
-	return false;
+	return netinfo_link_has_address(&link, cidr);
 }
 
 /* Checks that the reply said cidr and that the kernel shows it. */
@@ -223,28 +205,6 @@ assert_got(const struct outcome *out, size_t i, const char *cidr)
 	ck_assert_str_eq(out->addrs[i], cidr);
 	ck_assert_msg(kernel_has(out->name, cidr), "%s does not show %s",
 	    out->name, cidr);
-}
-
-static int
-count_lines_with(const char *text, const char *what)
-{
-	int n = 0;
-
-	while (text != NULL && (text = strstr(text, what)) != NULL) {
-		n++;
-		text += strlen(what);
-	}
-	return n;
-}
-
-static int
-log_count(const struct testlib_broker *b, const char *what)
-{
-	char *log = testlib_read_file(b->log_path);
-	int n = count_lines_with(log, what);
-
-	free(log);
-	return n;
 }
 
 /*
@@ -286,37 +246,6 @@ end_lease(const struct testlib_broker *b, struct outcome *out)
 		usleep(10 * 1000);
 	}
 	ck_abort_msg("the broker did not see %s go", out->name);
-}
-
-/* Kills the broker without warning, as a crash would, and starts another. */
-static void
-crash_and_relaunch(struct testlib_broker *b)
-{
-	int status;
-
-	ck_assert_int_eq(kill(b->pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
-	ck_assert_msg(testlib_broker_launch(b, &status),
-	    "tunbrokerd exited (0x%x): %s", status,
-	    testlib_read_file(b->log_path));
-}
-
-/* The tun devices in this namespace. */
-static int
-count_tun_links(void)
-{
-	struct if_nameindex *all = if_nameindex(), *i;
-	struct netinfo_link link;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(all);
-	for (i = all; i->if_index != 0; i++) {
-		if (netinfo_link_by_name(i->if_name, &link) == 0 &&
-		    strcmp(link.kind, "tun") == 0)
-			n++;
-	}
-	if_freenameindex(all);
-	return n;
 }
 
 START_TEST(auto_and_auto6_on_the_device)
@@ -405,7 +334,6 @@ START_TEST(concurrent_clients_get_distinct_subnets)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    chan), 0);
 	ck_assert_int_eq(pipe2(start, O_CLOEXEC), 0);
-	a.chan = chan[1];
 	a.start = start[0];
 	fflush(NULL);
 	for (i = 0; i < CONCURRENT; i++) {
@@ -419,7 +347,7 @@ START_TEST(concurrent_clients_get_distinct_subnets)
 			    setresuid(TESTLIB_UID, TESTLIB_UID,
 			    TESTLIB_UID) != 0)
 				_exit(125);
-			_exit(client_request(&a));
+			_exit(client_request(&a, chan[1]));
 		}
 	}
 	/* Go: every child's read() returns at once. */
@@ -467,7 +395,8 @@ START_TEST(restart_does_not_hand_out_held_subnets)
 	assert_got(&second, 0, "198.18.64.5/30");
 	assert_got(&second, 1, "2001:db8:1:1::1/64");
 	/* The devices stay with the clients while the broker is gone. */
-	crash_and_relaunch(&b);
+	testlib_broker_crash(&b);
+	testlib_broker_relaunch(&b);
 	third = ask_ok(b.socket_path, true, true);
 	assert_got(&third, 0, "198.18.64.9/30");
 	assert_got(&third, 1, "2001:db8:1:2::1/64");
@@ -500,7 +429,7 @@ START_TEST(exhausted_pool_is_refused_cleanly)
 	    "(198.18.72.0/29 in /30 subnets, 2 of them, ") != NULL, "%s",
 	    third.text);
 	/* Nothing was left of the device that got no subnet. */
-	ck_assert_int_eq(count_tun_links(), 2);
+	ck_assert_int_eq(testlib_count_tun_links(), 2);
 	/* Once one goes, its subnet serves the next. */
 	end_lease(&b, &second);
 	third = ask_ok(b.socket_path, true, false);
@@ -522,7 +451,7 @@ START_TEST(rule_without_pool_refuses)
 	ck_assert_int_eq(out.code, -EPERM);
 	ck_assert_msg(strstr(out.text, "auto-address IPv6 needs an IPv6 "
 	    "pool, and rule test (") != NULL, "%s", out.text);
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -537,18 +466,11 @@ START_TEST(requested_addresses_and_peers_hold_subnets)
 	struct ask a = { .addr = "198.18.64.2/30", .peer = "198.18.64.9",
 	    .start = -1 };
 	struct outcome given, first, second, third;
-	int chan[2];
 
 	testlib_enter_netns();
 	start_broker(&b, "pools = lab4\naddresses = 198.18.0.0/15\n");
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
 	a.socket_path = b.socket_path;
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
-	close(chan[1]);
-	given = read_outcome(chan[0]);
-	close(chan[0]);
+	given = ask_for(a);
 	ck_assert_msg(given.code == 0, "refused: %s", given.text);
 	/* .0/30 holds the address, .8/30 the peer. */
 	first = ask_ok(b.socket_path, true, false);
@@ -556,7 +478,8 @@ START_TEST(requested_addresses_and_peers_hold_subnets)
 	second = ask_ok(b.socket_path, true, false);
 	assert_got(&second, 0, "198.18.64.13/30");
 	/* A new broker learns the same from the kernel. */
-	crash_and_relaunch(&b);
+	testlib_broker_crash(&b);
+	testlib_broker_relaunch(&b);
 	third = ask_ok(b.socket_path, true, false);
 	assert_got(&third, 0, "198.18.64.17/30");
 	close(given.fd);
@@ -577,20 +500,13 @@ START_TEST(failure_after_the_take_frees_the_subnet)
 	struct ask a = { .auto4 = true, .addr = "198.18.0.1/24",
 	    .addr2 = "198.18.0.1/24", .start = -1 };
 	struct outcome failed, next;
-	int chan[2];
 
 	testlib_enter_netns();
 	start_broker(&b, "pools = lab4\naddresses = 198.18.0.0/15\n");
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
 	a.socket_path = b.socket_path;
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
-	close(chan[1]);
-	failed = read_outcome(chan[0]);
-	close(chan[0]);
+	failed = ask_for(a);
 	ck_assert_msg(failed.code != 0, "granted %s", failed.name);
-	ck_assert_int_eq(count_tun_links(), 0);
+	ck_assert_int_eq(testlib_count_tun_links(), 0);
 	next = ask_ok(b.socket_path, true, false);
 	assert_got(&next, 0, "198.18.64.1/30");
 	close(next.fd);
@@ -647,21 +563,15 @@ START_TEST(client_namespace_devices_share_the_pools)
 	struct outcome there, here, after, again, next;
 	struct probe p = { .cidr = "198.18.64.1/30" };
 	char *path;
-	int chan[2], i;
+	int i;
 
 	testlib_enter_netns();
 	start_broker(&b, "pools = lab4\nnamespaces = own\n");
 	testlib_ns_child_start(&c, false);
 	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
 	a.socket_path = b.socket_path;
 	a.netns_path = path;
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_request, &a), 0);
-	close(chan[1]);
-	there = read_outcome(chan[0]);
-	close(chan[0]);
+	there = ask_for(a);
 	ck_assert_msg(there.code == 0, "refused: %s", there.text);
 	ck_assert_str_eq(there.addrs[0], "198.18.64.1/30");
 	p.name = there.name;
@@ -671,7 +581,8 @@ START_TEST(client_namespace_devices_share_the_pools)
 	here = ask_ok(b.socket_path, true, false);
 	assert_got(&here, 0, "198.18.64.5/30");
 	/* A new broker reads the subnet back from the client's namespace. */
-	crash_and_relaunch(&b);
+	testlib_broker_crash(&b);
+	testlib_broker_relaunch(&b);
 	after = ask_ok(b.socket_path, true, false);
 	assert_got(&after, 0, "198.18.64.9/30");
 	/* The namespace goes, and the device and its lease with it. */
@@ -699,20 +610,12 @@ START_TEST(client_namespace_devices_share_the_pools)
 }
 END_TEST
 
-/* Sends SIGHUP and waits until the broker says it reloaded. */
+/* Writes config and reloads the broker with it. */
 static void
 reload(struct testlib_broker *b, const char *config)
 {
-	int i, before = log_count(b, "reloaded policy");
-
 	testlib_write_file(b->config_path, config);
-	ck_assert_int_eq(kill(b->pid, SIGHUP), 0);
-	for (i = 0; i < 500; i++) {
-		if (log_count(b, "reloaded policy") > before)
-			return;
-		usleep(10 * 1000);
-	}
-	ck_abort_msg("the broker did not reload");
+	testlib_broker_reload(b);
 }
 
 /*

@@ -58,7 +58,6 @@
 struct ask {
 	const char *socket_path;
 	struct tb_create_request req;
-	int chan;
 };
 
 /* What it got: the reply, and (in the test process) the queues. */
@@ -124,7 +123,7 @@ read_reply(int sock, struct outcome *out, int *fds, size_t *nfds)
 
 /* Runs as uid 65534: sends the CREATE and passes the reply back. */
 static int
-client_create(void *arg)
+client_create(void *arg, int chan)
 {
 	const struct ask *a = arg;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -149,7 +148,7 @@ client_create(void *arg)
 	}
 	tb_builder_release(&bld);
 	out.nfds = nfds;
-	r = tb_send(a->chan, &out, sizeof(out), fds, nfds);
+	r = tb_send(chan, &out, sizeof(out), fds, nfds);
 	tb_close_fds(fds, nfds);
 	if (sock != -1)
 		close(sock);
@@ -162,21 +161,13 @@ create_as_nobody(const char *socket_path, const struct tb_create_request *req)
 {
 	static struct ask a;
 	struct outcome out;
-	struct tb_error err;
-	int chan[2], fds[TB_MSG_MAX_FDS];
+	int fds[TB_MSG_MAX_FDS];
 	size_t nfds, i;
-	ssize_t n;
 
 	a.socket_path = socket_path;
 	a.req = *req;
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    chan), 0);
-	a.chan = chan[1];
-	ck_assert_int_eq(testlib_run_as_user(client_create, &a), 0);
-	close(chan[1]);
-	n = tb_recv(chan[0], &out, sizeof(out), fds, &nfds, &err);
-	close(chan[0]);
-	ck_assert_msg(n == (ssize_t)sizeof(out), "client report: %s", err.text);
+	nfds = testlib_report_as(TESTLIB_UID, client_create, &a, &out,
+	    sizeof(out), fds);
 	ck_assert_uint_eq(nfds, out.nfds);
 	ck_assert_uint_le(nfds, TB_MAX_QUEUES);
 	for (i = 0; i < TB_MAX_QUEUES; i++)
@@ -213,21 +204,6 @@ close_queues(struct outcome *out)
 			close(out->fds[i]);
 		out->fds[i] = -1;
 	}
-}
-
-/* Polls until the link called name is gone; false if it stays. */
-static bool
-link_disappears(const char *name)
-{
-	struct netinfo_link link;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		if (netinfo_link_by_name(name, &link) == -ENODEV)
-			return true;
-		usleep(10 * 1000);
-	}
-	return false;
 }
 
 /* A UDP socket bound to LOCAL (port 0: any). */
@@ -355,7 +331,7 @@ START_TEST(queues_are_one_multi_queue_device)
 	}
 	ck_assert_uint_eq(link.num_queues, 3);
 	close_queues(&out);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 5000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -401,7 +377,7 @@ START_TEST(every_queue_receives_traffic)
 
 	close(sock);
 	close_queues(&out);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 5000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -658,7 +634,7 @@ check_vnet_hdr(const char *socket_path, const char *name, unsigned hdr_size)
 	ck_assert_int_eq(memcmp(buf, payload, (size_t)n), 0);
 	close(sock);
 	close_queues(&out);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 5000));
 }
 
 START_TEST(vnet_hdr_frames_every_packet)
@@ -732,7 +708,7 @@ START_TEST(offloads_show_in_the_features)
 		ck_assert_uint_eq(out.offload, cases[i]);
 		check_features(out.name, cases[i]);
 		close_queues(&out);
-		ck_assert(link_disappears(out.name));
+		ck_assert(netinfo_link_gone_within(out.name, 5000));
 	}
 	testlib_broker_stop(&b);
 }
@@ -873,7 +849,7 @@ START_TEST(tso_hands_over_large_segments)
 	ck_assert_msg(gso, "no TCPV4 GSO packet came out of the device");
 	close(sock);
 	close_queues(&out);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 5000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -910,7 +886,7 @@ START_TEST(uso_hands_over_large_datagrams)
 	ck_assert_int_eq(n, 10 + 28 + (ssize_t)sizeof(data));
 	close(sock);
 	close_queues(&out);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 5000));
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -1013,7 +989,7 @@ START_TEST(failure_part_way_leaves_nothing)
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 	ck_assert_uint_eq(out.nfds, 4);
 	close_queues(&out);
-	ck_assert(link_disappears("halfmq0"));
+	ck_assert(netinfo_link_gone_within("halfmq0", 5000));
 	ck_assert_int_eq(testlib_broker_settled_fds(&b), before);
 	testlib_broker_stop(&b);
 }
@@ -1046,8 +1022,8 @@ START_TEST(persistent_multi_queue_device_deleted_after_last_close)
 	ck_assert_uint_eq(link.num_queues, 0);
 	ck_assert_uint_eq(link.num_disabled_queues, 1);
 	close_queues(&out);
-	ck_assert_msg(link_disappears(out.name), "the persistent multi-queue "
-	    "device outlived its last queue");
+	ck_assert_msg(netinfo_link_gone_within(out.name, 5000),
+	    "the persistent multi-queue device outlived its last queue");
 	testlib_broker_stop(&b);
 }
 END_TEST
@@ -1118,7 +1094,7 @@ START_TEST(out_of_descriptors_part_way_leaves_nothing)
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 	ck_assert_uint_eq(out.nfds, 4);
 	close_queues(&out);
-	ck_assert(link_disappears(out.name));
+	ck_assert(netinfo_link_gone_within(out.name, 5000));
 	testlib_broker_stop(&b);
 }
 END_TEST

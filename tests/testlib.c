@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "fdpass.h"
+#include "netinfo.h"
 #include "testlib.h"
 
 /* Why this machine cannot run privileged tests, or NULL if it can. */
@@ -291,6 +293,29 @@ broker_answers(const char *path)
 	return answered;
 }
 
+void
+testlib_broker_reload(struct testlib_broker *b)
+{
+	const char *line = "reloaded policy";
+	char *log;
+	int i, before;
+
+	log = testlib_read_file(b->log_path);
+	before = testlib_count_occurrences(log, line);
+	free(log);
+	ck_assert_int_eq(kill(b->pid, SIGHUP), 0);
+	for (i = 0; i < 500; i++) {
+		log = testlib_read_file(b->log_path);
+		if (testlib_count_occurrences(log, line) > before) {
+			free(log);
+			return;
+		}
+		free(log);
+		usleep(10 * 1000);
+	}
+	ck_abort_msg("the broker did not reload");
+}
+
 bool
 testlib_broker_alive(struct testlib_broker *b)
 {
@@ -334,9 +359,8 @@ testlib_broker_launch(struct testlib_broker *b, int *status)
 }
 
 void
-testlib_broker_start(struct testlib_broker *b, const char *access_lines)
+testlib_broker_start_config(struct testlib_broker *b, const char *config)
 {
-	char *config;
 	int status;
 
 	memset(b, 0, sizeof(*b));
@@ -344,6 +368,18 @@ testlib_broker_start(struct testlib_broker *b, const char *access_lines)
 	b->socket_path = testlib_strf("%s/run/socket", b->dir);
 	b->config_path = testlib_strf("%s/tunbrokerd.conf", b->dir);
 	b->log_path = testlib_strf("%s/broker.log", b->dir);
+	testlib_write_file(b->config_path, config);
+	if (!testlib_broker_launch(b, &status))
+		ck_abort_msg("tunbrokerd exited (status 0x%x) instead of "
+		    "listening; its log:\n%s", status,
+		    testlib_read_file(b->log_path));
+}
+
+void
+testlib_broker_start(struct testlib_broker *b, const char *access_lines)
+{
+	char *config;
+
 	/*
 	 * access_lines say whom the rule matches; it allows the test ranges.
 	 * Quotas are far from reach: a device counts until the kernel has
@@ -354,12 +390,27 @@ testlib_broker_start(struct testlib_broker *b, const char *access_lines)
 	    "[limits]\ndevices-per-user = 4096\n\n[rule test]\n%s\n"
 	    "addresses = 198.18.0.0/15, 2001:db8::/32\nmax-devices = 4096\n",
 	    TESTLIB_GID, access_lines);
-	testlib_write_file(b->config_path, config);
+	testlib_broker_start_config(b, config);
 	free(config);
-	if (!testlib_broker_launch(b, &status))
-		ck_abort_msg("tunbrokerd exited (status 0x%x) instead of "
-		    "listening; its log:\n%s", status,
-		    testlib_read_file(b->log_path));
+}
+
+void
+testlib_broker_crash(struct testlib_broker *b)
+{
+	int status;
+
+	ck_assert_int_eq(kill(b->pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
+}
+
+void
+testlib_broker_relaunch(struct testlib_broker *b)
+{
+	int status;
+
+	ck_assert_msg(testlib_broker_launch(b, &status),
+	    "tunbrokerd exited (0x%x): %s", status,
+	    testlib_read_file(b->log_path));
 }
 
 void
@@ -386,8 +437,9 @@ testlib_broker_stop(struct testlib_broker *b)
 }
 
 int
-testlib_run_as_user(int (*fn)(void *arg), void *arg)
+testlib_run_as(uid_t uid, int (*fn)(void *arg), void *arg)
 {
+	gid_t gid = uid == TESTLIB_UID ? TESTLIB_GID : (gid_t)uid;
 	pid_t pid;
 	int status;
 
@@ -395,9 +447,9 @@ testlib_run_as_user(int (*fn)(void *arg), void *arg)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (setgroups(0, NULL) != 0 ||
-		    setresgid(TESTLIB_GID, TESTLIB_GID, TESTLIB_GID) != 0 ||
-		    setresuid(TESTLIB_UID, TESTLIB_UID, TESTLIB_UID) != 0) {
+		if (uid != 0 && (setgroups(0, NULL) != 0 ||
+		    setresgid(gid, gid, gid) != 0 ||
+		    setresuid(uid, uid, uid) != 0)) {
 			fprintf(stderr, "dropping privileges: %s\n",
 			    strerror(errno));
 			_exit(125);
@@ -408,6 +460,69 @@ testlib_run_as_user(int (*fn)(void *arg), void *arg)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+int
+testlib_run_as_user(int (*fn)(void *arg), void *arg)
+{
+	return testlib_run_as(TESTLIB_UID, fn, arg);
+}
+
+size_t
+testlib_recv_report(int chan, void *report, size_t len, int *fds)
+{
+	struct tb_error err = { 0 };
+	size_t nfds = 0;
+	ssize_t n;
+
+	n = tb_recv(chan, report, len, fds, &nfds, &err);
+	ck_assert_msg(n == (ssize_t)len, "client report: %s", err.text);
+	return nfds;
+}
+
+/* What testlib_report_as() hands its child: the function and the channel. */
+struct reporter {
+	int (*fn)(void *arg, int chan);
+	void *arg;
+	int chan;
+};
+
+static int
+run_reporter(void *arg)
+{
+	const struct reporter *r = arg;
+
+	return r->fn(r->arg, r->chan);
+}
+
+size_t
+testlib_report_as(uid_t uid, int (*fn)(void *arg, int chan), void *arg,
+    void *report, size_t len, int *fds)
+{
+	struct reporter r = { .fn = fn, .arg = arg };
+	int chan[2];
+	size_t nfds;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    chan), 0);
+	r.chan = chan[1];
+	ck_assert_int_eq(testlib_run_as(uid, run_reporter, &r), 0);
+	close(chan[1]);
+	nfds = testlib_recv_report(chan[0], report, len, fds);
+	close(chan[0]);
+	return nfds;
+}
+
+int
+testlib_count_occurrences(const char *text, const char *what)
+{
+	int n = 0;
+
+	while (text != NULL && (text = strstr(text, what)) != NULL) {
+		n++;
+		text += strlen(what);
+	}
+	return n;
 }
 
 /* Writes text to /proc/self/NAME, as the namespace child maps its ids. */
@@ -491,4 +606,21 @@ testlib_in_netns(int netns_fd, int (*fn)(void *arg), void *arg)
 	    strerror(errno));
 	close(home);
 	return r;
+}
+
+int
+testlib_count_tun_links(void)
+{
+	struct if_nameindex *all = if_nameindex(), *i;
+	struct netinfo_link link;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(all);
+	for (i = all; i->if_index != 0; i++) {
+		if (netinfo_link_by_name(i->if_name, &link) == 0 &&
+		    strcmp(link.kind, "tun") == 0)
+			n++;
+	}
+	if_freenameindex(all);
+	return n;
 }

@@ -53,6 +53,12 @@ struct testlib_broker {
 void testlib_broker_start(struct testlib_broker *b, const char *access_lines);
 
 /*
+ * Starts tunbrokerd, as testlib_broker_start() does, with config as its
+ * whole configuration file, for tests that need sections of their own.
+ */
+void testlib_broker_start_config(struct testlib_broker *b, const char *config);
+
+/*
  * Starts tunbrokerd on b->socket_path with b->config_path, its output in
  * b->log_path.  Returns true once it answers a PING (it has dropped its
  * privileges and serves), false if it exited first (*status is then its
@@ -66,6 +72,21 @@ bool testlib_broker_launch(struct testlib_broker *b, int *status);
  */
 void testlib_broker_stop(struct testlib_broker *b);
 
+/* Kills the broker with SIGKILL, as a crash would, and reaps it. */
+void testlib_broker_crash(struct testlib_broker *b);
+
+/*
+ * Starts the broker again (testlib_broker_launch()); fails the test, with
+ * its log, if it exits instead.
+ */
+void testlib_broker_relaunch(struct testlib_broker *b);
+
+/*
+ * Sends the broker SIGHUP and waits until it logs one more "reloaded
+ * policy" line; fails the test after 5 s.
+ */
+void testlib_broker_reload(struct testlib_broker *b);
+
 /* True while the broker process has not exited. */
 bool testlib_broker_alive(struct testlib_broker *b);
 
@@ -76,6 +97,34 @@ bool testlib_broker_alive(struct testlib_broker *b);
  * the grandchild it runs in.
  */
 int testlib_run_as_user(int (*fn)(void *arg), void *arg);
+
+/*
+ * The same as uid (its gid the same number, TESTLIB_GID for TESTLIB_UID);
+ * uid 0 runs fn as root, unchanged.
+ */
+int testlib_run_as(uid_t uid, int (*fn)(void *arg), void *arg);
+
+/*
+ * Runs fn(arg, chan) as uid (testlib_run_as()); fn sends one report of
+ * len bytes over chan with tb_send(), with any descriptors, and returns 0.
+ * Receives the report into report and its descriptors into fds (room for
+ * TB_MSG_MAX_FDS; they are now the caller's) and returns their number.
+ * Fails the test unless fn returned 0 and the whole report came.
+ */
+size_t testlib_report_as(uid_t uid, int (*fn)(void *arg, int chan),
+    void *arg, void *report, size_t len, int *fds);
+
+/*
+ * Receives one report of exactly len bytes from chan, as
+ * testlib_report_as() does, for children the caller runs itself.
+ */
+size_t testlib_recv_report(int chan, void *report, size_t len, int *fds);
+
+/* The number of TUN and TAP links in the caller's namespace. */
+int testlib_count_tun_links(void);
+
+/* How many times what occurs in text (NULL: none), e.g. in a broker log. */
+int testlib_count_occurrences(const char *text, const char *what);
 
 /*
  * The broker's descriptor count once its connections have all closed:
