@@ -189,6 +189,16 @@ ask(struct ask a)
 	return out;
 }
 
+/* ask(), which must be granted. */
+static struct outcome
+ask_ok(struct ask a)
+{
+	struct outcome out = ask(a);
+
+	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	return out;
+}
+
 static struct ask
 ask_in(const struct testlib_broker *b, const char *netns_path)
 {
@@ -315,6 +325,31 @@ device_gets(int fd, const char *payload)
 }
 
 /*
+ * The set-up of most tests here: a fresh namespace, a broker that allows
+ * clients' namespaces, and a rootless container (uid 65534's own user and
+ * network namespace); returns the path of the container's namespace.
+ */
+static char *
+start_broker_and_container(struct testlib_broker *b,
+    struct testlib_ns_child *c)
+{
+	testlib_enter_netns();
+	testlib_broker_start(b, ALLOW_NAMESPACES);
+	testlib_ns_child_start(c, false);
+	return testlib_strf("/proc/%d/ns/net", (int)c->pid);
+}
+
+/* Ends what start_broker_and_container() started, and frees path. */
+static void
+stop_broker_and_container(struct testlib_broker *b,
+    struct testlib_ns_child *c, char *path)
+{
+	testlib_ns_child_stop(c);
+	free(path);
+	testlib_broker_stop(b);
+}
+
+/*
  * The rootless-container case: uid 65534 made a user and a network
  * namespace; the device it asks for appears there, configured, and
  * nowhere else, carries traffic there, counts as its lease, and the
@@ -337,18 +372,14 @@ START_TEST(device_in_own_namespace)
 	char buf[128], *path;
 	ssize_t n;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "ctr0";
 	a.addrs[0] = "198.18.5.1/24";
 	a.addrs[1] = "2001:db8:5::1/64";
 	a.mtu = 1400;
 	a.route = "198.19.0.0/16";
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	ck_assert_str_eq(out.name, "ctr0");
 	ck_assert_uint_eq(out.mtu, 1400);
 	ck_assert_int_eq(fstat(c.netns_fd, &st), 0);
@@ -391,9 +422,7 @@ START_TEST(device_in_own_namespace)
 	close(out.fd);
 	ck_assert_msg(link_gone_in(c.netns_fd, "ctr0"), "ctr0 outlived its fd");
 	ck_assert_msg(leases_become(&b, 0), "the lease outlived ctr0");
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -407,14 +436,10 @@ START_TEST(release_in_namespace)
 	struct ask a;
 	char *path;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "rel0";
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	ck_assert_int_eq(link_in(c.netns_fd, "rel0", &link), 0);
 
 	a = ask_in(&b, NULL);
@@ -425,9 +450,7 @@ START_TEST(release_in_namespace)
 	    "rel0 outlived its release");
 	ck_assert_msg(leases_become(&b, 0), "the lease outlived rel0");
 	close(out.fd);
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -497,9 +520,7 @@ START_TEST(refuse_by_policy)
 	ck_assert_msg(strstr(out.text, "netns: placing the device in another "
 	    "network namespace is not allowed by rule test (") != NULL &&
 	    strstr(out.text, "(namespaces = none)") != NULL, "%s", out.text);
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -522,8 +543,7 @@ START_TEST(self_namespace)
 	a.enter_fd = roots.netns_fd;
 	a.name = "self0";
 	a.addrs[0] = "198.18.6.1/24";
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	ck_assert(out.has_netns);
 	ck_assert_int_eq(link_in(roots.netns_fd, "self0", &link), 0);
 	ck_assert(netinfo_link_has_address(&link, "198.18.6.1/24"));
@@ -534,8 +554,7 @@ START_TEST(self_namespace)
 	/* From the broker's own namespace, self is no namespace at all. */
 	a = ask_in(&b, "self");
 	a.name = "home0";
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	ck_assert(!out.has_netns);
 	ck_assert_int_eq(netinfo_link_by_name("home0", &link), 0);
 	close(out.fd);
@@ -554,10 +573,7 @@ START_TEST(failure_leaves_nothing)
 	struct ask a;
 	char *path;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "half0";
 	/* The second address is refused by the kernel, once the first is on. */
@@ -568,9 +584,7 @@ START_TEST(failure_leaves_nothing)
 	ck_assert_int_eq(link_in(c.netns_fd, "half0", &link), -ENODEV);
 	ck_assert_int_eq(netinfo_link_by_name("half0", &link), -ENODEV);
 	ck_assert_uint_eq(out.nleases, 0);
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -589,16 +603,12 @@ START_TEST(lease_ends_with_namespace)
 	struct ask a;
 	char *path, *log;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "kept0";
 	a.persist = true;
 	a.hold = true;
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	testlib_broker_crash(&b);
 	testlib_broker_relaunch(&b);
 	ck_assert(leases_become(&b, 1));
@@ -657,27 +667,20 @@ START_TEST(abandoned_single_queue_deleted)
 {
 	struct testlib_ns_child c;
 	struct testlib_broker b;
-	struct outcome out;
 	struct ask a;
 	char *path;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "sq0";
 	a.persist = true;
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ask_ok(a);
 	ck_assert_msg(link_gone_in(c.netns_fd, "sq0"),
 	    "the abandoned sq0 was not deleted");
 	ck_assert_msg(leases_become(&b, 0), "the lease outlived sq0");
 	/* With no lease left there, the broker lets the namespace go. */
 	ck_assert(!holds_netns(b.pid, c.netns_fd));
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -694,16 +697,12 @@ START_TEST(held_single_queue_kept)
 	struct ask a;
 	char *path;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "held0";
 	a.persist = true;
 	a.hold = true;
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	ck_assert(holds_netns(b.pid, c.netns_fd));
 	ck_assert_int_eq(ioctl(out.fd, TUNSETCARRIER, &(int){ 0 }), 0);
 	/* Rechecks come twice a second: give it several. */
@@ -714,9 +713,7 @@ START_TEST(held_single_queue_kept)
 	ck_assert_msg(link_gone_in(c.netns_fd, "held0"),
 	    "held0 outlived its last holder");
 	ck_assert(leases_become(&b, 0));
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -728,26 +725,19 @@ START_TEST(abandoned_multiqueue_deleted)
 {
 	struct testlib_ns_child c;
 	struct testlib_broker b;
-	struct outcome out;
 	struct ask a;
 	char *path;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "mq0";
 	a.queues = 2;
 	a.persist = true;
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	ask_ok(a);
 	ck_assert_msg(link_gone_in(c.netns_fd, "mq0"),
 	    "the abandoned mq0 was not deleted");
 	ck_assert_msg(leases_become(&b, 0), "the lease outlived mq0");
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -765,14 +755,10 @@ START_TEST(restart_adopts_namespace_devices)
 	struct ask a;
 	char *path, *log;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "adopt0";
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 
 	testlib_broker_crash(&b);
 	testlib_broker_relaunch(&b);
@@ -786,9 +772,7 @@ START_TEST(restart_adopts_namespace_devices)
 	close(out.fd);
 	ck_assert(link_gone_in(c.netns_fd, "adopt0"));
 	ck_assert_msg(leases_become(&b, 0), "the adopted lease outlived adopt0");
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -816,8 +800,7 @@ START_TEST(bridge_in_namespace)
 	a = ask_in(&b, path);
 	a.name = "nstap0";
 	a.bridge = "nsbr0";
-	out = ask(a);
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(a);
 	ck_assert_int_eq(link_in(c.netns_fd, "nstap0", &link), 0);
 	ck_assert_uint_eq(link.mtu, 1400);
 	ck_assert_int_eq(testlib_in_netns(c.netns_fd, shell,
@@ -832,9 +815,7 @@ START_TEST(bridge_in_namespace)
 	a.bridge = "nsbr0";
 	out = ask(a);
 	ck_assert_int_eq(out.code, -ENODEV);
-	testlib_ns_child_stop(&c);
-	free(path);
-	testlib_broker_stop(&b);
+	stop_broker_and_container(&b, &c, path);
 }
 END_TEST
 
@@ -851,17 +832,12 @@ START_TEST(restart_ignores_forged_labels)
 	struct ask a;
 	char *path, *forge, *log;
 
-	testlib_enter_netns();
-	testlib_broker_start(&b, ALLOW_NAMESPACES);
-	testlib_ns_child_start(&c, false);
-	path = testlib_strf("/proc/%d/ns/net", (int)c.pid);
+	path = start_broker_and_container(&b, &c);
 	a = ask_in(&b, path);
 	a.name = "real0";
-	real = ask(a);
-	ck_assert_msg(real.code == 0, "refused: %s", real.text);
+	real = ask_ok(a);
 	a.name = "fake0";
-	fake = ask(a);
-	ck_assert_msg(fake.code == 0, "refused: %s", fake.text);
+	fake = ask_ok(a);
 	/* As the container's root, who has no privilege outside it. */
 	forge = testlib_strf("setpriv --reuid=%d --regid=%d --clear-groups "
 	    "nsenter --target %d --user --net --preserve-credentials "
@@ -905,8 +881,7 @@ refuse_without(int cap, const char *why)
 	out = ask(ask_in(&b, path));
 	ck_assert_int_eq(out.code, -EOPNOTSUPP);
 	ck_assert_msg(strstr(out.text, why) != NULL, "%s", out.text);
-	out = ask(ask_in(&b, NULL));
-	ck_assert_msg(out.code == 0, "refused: %s", out.text);
+	out = ask_ok(ask_in(&b, NULL));
 	close(out.fd);
 	testlib_ns_child_stop(&c);
 	free(path);
