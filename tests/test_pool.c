@@ -58,6 +58,25 @@ take(struct pool_alloc *pa, unsigned ifindex, int family, const char *name,
 	return tb_addr_format(&a, true, buf, size);
 }
 
+/* Checks that pool name gives ifindex the subnet want, as text. */
+static void
+assert_takes(struct pool_alloc *pa, unsigned ifindex, int family,
+    const char *name, const char *want)
+{
+	char t[TB_ADDR_TEXT_MAX];
+
+	ck_assert_str_eq(take(pa, ifindex, family, name, t, sizeof(t)), want);
+}
+
+/* Checks that a, as text with its prefix, is want. */
+static void
+assert_addr(const struct tb_addr *a, const char *want)
+{
+	char t[TB_ADDR_TEXT_MAX];
+
+	ck_assert_str_eq(tb_addr_format(a, true, t, sizeof(t)), want);
+}
+
 static struct pool_alloc *
 alloc_with(const struct pool_def *defs, size_t n)
 {
@@ -72,21 +91,15 @@ START_TEST(slash30_gives_first_host_lowest_first)
 {
 	struct pool_def d = def("v4", "198.18.64.0/28", 30);
 	struct pool_alloc *pa = alloc_with(&d, 1);
-	char t[TB_ADDR_TEXT_MAX];
 
-	ck_assert_str_eq(take(pa, 10, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.1/30");
-	ck_assert_str_eq(take(pa, 11, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.5/30");
-	ck_assert_str_eq(take(pa, 12, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.9/30");
+	assert_takes(pa, 10, AF_INET, "v4", "198.18.64.1/30");
+	assert_takes(pa, 11, AF_INET, "v4", "198.18.64.5/30");
+	assert_takes(pa, 12, AF_INET, "v4", "198.18.64.9/30");
 	/* The lowest free one comes back first. */
 	pool_alloc_release(pa, 11);
 	ck_assert_uint_eq(pool_alloc_held(pa, "v4"), 2);
-	ck_assert_str_eq(take(pa, 13, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.5/30");
-	ck_assert_str_eq(take(pa, 14, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.13/30");
+	assert_takes(pa, 13, AF_INET, "v4", "198.18.64.5/30");
+	assert_takes(pa, 14, AF_INET, "v4", "198.18.64.13/30");
 	pool_alloc_free(pa);
 }
 END_TEST
@@ -95,12 +108,9 @@ START_TEST(slash31_gives_lower_address)
 {
 	struct pool_def d = def("p2p", "198.18.64.0/30", 31);
 	struct pool_alloc *pa = alloc_with(&d, 1);
-	char t[TB_ADDR_TEXT_MAX];
 
-	ck_assert_str_eq(take(pa, 1, AF_INET, "p2p", t, sizeof(t)),
-	    "198.18.64.0/31");
-	ck_assert_str_eq(take(pa, 2, AF_INET, "p2p", t, sizeof(t)),
-	    "198.18.64.2/31");
+	assert_takes(pa, 1, AF_INET, "p2p", "198.18.64.0/31");
+	assert_takes(pa, 2, AF_INET, "p2p", "198.18.64.2/31");
 	pool_alloc_free(pa);
 }
 END_TEST
@@ -109,22 +119,16 @@ START_TEST(slash64_gives_host_one)
 {
 	struct pool_def d = def("v6", "2001:db8:1::/48", 64);
 	struct pool_alloc *pa = alloc_with(&d, 1);
-	char t[TB_ADDR_TEXT_MAX];
 
-	ck_assert_str_eq(take(pa, 1, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:1::1/64");
-	ck_assert_str_eq(take(pa, 2, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:1:1::1/64");
-	ck_assert_str_eq(take(pa, 3, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:1:2::1/64");
+	assert_takes(pa, 1, AF_INET6, "v6", "2001:db8:1::1/64");
+	assert_takes(pa, 2, AF_INET6, "v6", "2001:db8:1:1::1/64");
+	assert_takes(pa, 3, AF_INET6, "v6", "2001:db8:1:2::1/64");
 	/* The last /64 of a /48, by holding all but it. */
 	pool_alloc_free(pa);
 	d = def("v6", "2001:db8:1:fffe::/63", 64);
 	pa = alloc_with(&d, 1);
-	ck_assert_str_eq(take(pa, 1, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:1:fffe::1/64");
-	ck_assert_str_eq(take(pa, 2, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:1:ffff::1/64");
+	assert_takes(pa, 1, AF_INET6, "v6", "2001:db8:1:fffe::1/64");
+	assert_takes(pa, 2, AF_INET6, "v6", "2001:db8:1:ffff::1/64");
 	pool_alloc_free(pa);
 }
 END_TEST
@@ -150,8 +154,7 @@ START_TEST(exhaustion_names_the_pool)
 	pool_alloc_release(pa, 3);
 	ck_assert_uint_eq(pool_alloc_held(pa, "tiny"), 2);
 	pool_alloc_release(pa, 1);
-	ck_assert_str_eq(take(pa, 3, AF_INET, "tiny", t, sizeof(t)),
-	    "198.18.64.1/30");
+	assert_takes(pa, 3, AF_INET, "tiny", "198.18.64.1/30");
 	pool_alloc_free(pa);
 }
 END_TEST
@@ -166,22 +169,18 @@ START_TEST(first_pool_with_room_of_the_family)
 	struct pool_alloc *pa = alloc_with(d, 3);
 	char *names[3] = { text("six"), text("small"), text("big") };
 	char *only6[1] = { text("six") };
-	char t[TB_ADDR_TEXT_MAX];
 	struct tb_error err;
 	struct tb_addr a;
 
 	ck_assert_int_eq(pool_alloc_take(pa, 1, AF_INET, names, 3, &a, &err),
 	    0);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "198.18.64.1/30");
+	assert_addr(&a, "198.18.64.1/30");
 	ck_assert_int_eq(pool_alloc_take(pa, 2, AF_INET, names, 3, &a, &err),
 	    0);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "198.18.65.0/31");
+	assert_addr(&a, "198.18.65.0/31");
 	ck_assert_int_eq(pool_alloc_take(pa, 3, AF_INET6, names, 3, &a, &err),
 	    0);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "2001:db8:2::1/64");
+	assert_addr(&a, "2001:db8:2::1/64");
 	/* Both pools of the family named when all are full. */
 	ck_assert_int_eq(pool_alloc_take(pa, 4, AF_INET6, names, 3, &a, &err),
 	    -ENOSPC);
@@ -201,7 +200,6 @@ START_TEST(held_addresses_are_skipped)
 	};
 	struct pool_alloc *pa = alloc_with(d, 2);
 	struct tb_addr held;
-	char t[TB_ADDR_TEXT_MAX];
 
 	/* An adopted device shows 198.18.64.1/30 and 2001:db8:3::1/64. */
 	held = parse("198.18.64.1/30");
@@ -212,18 +210,13 @@ START_TEST(held_addresses_are_skipped)
 	/* Another device carries an address in the third /30. */
 	held = parse("198.18.64.10/32");
 	ck_assert_int_eq(pool_alloc_hold(pa, 6, &held), 0);
-	ck_assert_str_eq(take(pa, 7, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.5/30");
-	ck_assert_str_eq(take(pa, 8, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.13/30");
-	ck_assert_str_eq(take(pa, 7, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:3:1::1/64");
+	assert_takes(pa, 7, AF_INET, "v4", "198.18.64.5/30");
+	assert_takes(pa, 8, AF_INET, "v4", "198.18.64.13/30");
+	assert_takes(pa, 7, AF_INET6, "v6", "2001:db8:3:1::1/64");
 	/* Holding the same address twice was one holding: one release. */
 	pool_alloc_release(pa, 5);
-	ck_assert_str_eq(take(pa, 9, AF_INET, "v4", t, sizeof(t)),
-	    "198.18.64.1/30");
-	ck_assert_str_eq(take(pa, 9, AF_INET6, "v6", t, sizeof(t)),
-	    "2001:db8:3::1/64");
+	assert_takes(pa, 9, AF_INET, "v4", "198.18.64.1/30");
+	assert_takes(pa, 9, AF_INET6, "v6", "2001:db8:3::1/64");
 	pool_alloc_free(pa);
 }
 END_TEST
@@ -249,15 +242,11 @@ START_TEST(reload_keeps_holdings)
 	    -ENOENT);
 	/* Lease 1's /30 covers the first two /31s of the new pool. */
 	ck_assert_uint_eq(pool_alloc_held(pa, "again"), 2);
-	ck_assert_str_eq(take(pa, 2, AF_INET, "again", t, sizeof(t)),
-	    "198.18.64.4/31");
-	ck_assert_str_eq(take(pa, 3, AF_INET, "again", t, sizeof(t)),
-	    "198.18.64.6/31");
+	assert_takes(pa, 2, AF_INET, "again", "198.18.64.4/31");
+	assert_takes(pa, 3, AF_INET, "again", "198.18.64.6/31");
 	pool_alloc_release(pa, 1);
-	ck_assert_str_eq(take(pa, 4, AF_INET, "again", t, sizeof(t)),
-	    "198.18.64.0/31");
-	ck_assert_str_eq(take(pa, 5, AF_INET, "new", t, sizeof(t)),
-	    "198.18.70.1/30");
+	assert_takes(pa, 4, AF_INET, "again", "198.18.64.0/31");
+	assert_takes(pa, 5, AF_INET, "new", "198.18.70.1/30");
 	/* And back: the /31s held map onto the /30s they lie in. */
 	ck_assert_int_eq(pool_alloc_configure(pa, &old, 1), 0);
 	ck_assert_uint_eq(pool_alloc_held(pa, "old"), 2);
@@ -266,8 +255,7 @@ START_TEST(reload_keeps_holdings)
 	pool_alloc_release(pa, 4);
 	ck_assert_int_eq(pool_alloc_take(pa, 6, AF_INET, names, 1, &a, &err),
 	    0);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "198.18.64.1/30");
+	assert_addr(&a, "198.18.64.1/30");
 	ck_assert_int_eq(pool_alloc_configure(pa, NULL, 0), 0);
 	pool_alloc_free(pa);
 }
@@ -338,22 +326,18 @@ START_TEST(subnet_arithmetic)
 {
 	struct pool_def d = def("v4", "198.18.128.0/17", 30);
 	struct tb_addr a;
-	char t[TB_ADDR_TEXT_MAX];
 
 	ck_assert_uint_eq(pool_subnet_count(&d), 8192);
 	pool_subnet_address(&d, 8191, &a);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "198.18.255.253/30");
+	assert_addr(&a, "198.18.255.253/30");
 	d = def("v4", "198.18.0.0/15", 31);
 	ck_assert_uint_eq(pool_subnet_count(&d), 65536);
 	pool_subnet_address(&d, 65535, &a);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "198.19.255.254/31");
+	assert_addr(&a, "198.19.255.254/31");
 	d = def("v6", "2001:db8::/32", 64);
 	ck_assert_uint_eq(pool_subnet_count(&d), (uint64_t)1 << 32);
 	pool_subnet_address(&d, 0xffffffffu, &a);
-	ck_assert_str_eq(tb_addr_format(&a, true, t, sizeof(t)),
-	    "2001:db8:ffff:ffff::1/64");
+	assert_addr(&a, "2001:db8:ffff:ffff::1/64");
 }
 END_TEST
 
