@@ -179,36 +179,6 @@ START_TEST(grant_configures_device)
 }
 END_TEST
 
-/* A UDP socket bound to addr:port in the namespace. */
-static int
-udp_socket(int family, const char *addr, uint16_t port)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		ck_assert_int_eq(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
-		    1);
-		len = sizeof(*sin6);
-	}
-	ck_assert_msg(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind %s: %s",
-	    addr, strerror(errno));
-	return fd;
-}
-
 /*
  * Reads packets from the device until one carries payload in a UDP
  * datagram of the given IP version; false after two seconds.  IPv6 brings
@@ -260,8 +230,8 @@ START_TEST(packets_flow_both_ways)
 	out = ask_as_nobody((struct ask){ .socket_path = b.socket_path,
 	    .addrs = { "198.18.0.1/24", "2001:db8::1/64" }, .mtu = 1400 });
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
-	sock = udp_socket(AF_INET, "198.18.0.1", 4000);
-	sock6 = udp_socket(AF_INET6, "2001:db8::1", 4000);
+	sock = testlib_udp_socket(AF_INET, "198.18.0.1", 4000);
+	sock6 = testlib_udp_socket(AF_INET6, "2001:db8::1", 4000);
 
 	/* An IPv4 UDP packet written into the fd reaches the socket. */
 	ck_assert_uint_eq(testlib_udp4_packet(pkt, "198.18.0.2", 5000,

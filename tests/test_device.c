@@ -133,37 +133,6 @@ tun_ready(const char *name)
 	return fd;
 }
 
-static int
-udp_socket(int family, const char *addr, int port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int s;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		ck_assert_int_eq(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
-		    1);
-		len = sizeof(*sin6);
-	}
-	s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(s, 0);
-	ck_assert_msg(bind(s, (struct sockaddr *)&ss, len) == 0,
-	    "bind %s: %s", addr, strerror(errno));
-	return s;
-}
-
 /* Sends PAYLOAD from s to addr:TEST_PORT, which lies behind the device. */
 static void
 send_datagram(int s, int family, const char *addr)
@@ -535,7 +504,8 @@ START_TEST(refuses_what_is_not_an_attached_tun)
 	    0);
 	check_refused(base, s[0], -ENOTTY);
 	close(s[1]);
-	check_refused(base, udp_socket(AF_INET, "127.0.0.1", 0), -ENOTTY);
+	check_refused(base, testlib_udp_socket(AF_INET, "127.0.0.1", 0),
+	    -ENOTTY);
 	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	unlink(path);
@@ -570,8 +540,8 @@ START_TEST(receives_ipv4_and_ipv6)
 	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_OWN,
 	    &all_cbs, &r, &dev), 0);
 	ck_assert(fd_is_nonblocking(fd));
-	s4 = udp_socket(AF_INET, "198.18.0.1", 0);
-	s6 = udp_socket(AF_INET6, "2001:db8::1", 0);
+	s4 = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
+	s6 = testlib_udp_socket(AF_INET6, "2001:db8::1", 0);
 	send_datagram(s4, AF_INET, "198.18.0.2");
 	send_datagram(s6, AF_INET6, "2001:db8::2");
 	RUN_UNTIL(base, r.matched4 == 1 && r.matched6 == 1, 2000);
@@ -601,8 +571,8 @@ START_TEST(sends_ipv4_and_ipv6)
 	fd = tun_ready("tun0");
 	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_OWN,
 	    &all_cbs, &r, &dev), 0);
-	s4 = udp_socket(AF_INET, "198.18.0.1", TEST_PORT);
-	s6 = udp_socket(AF_INET6, "2001:db8::1", TEST_PORT);
+	s4 = testlib_udp_socket(AF_INET, "198.18.0.1", TEST_PORT);
+	s6 = testlib_udp_socket(AF_INET6, "2001:db8::1", TEST_PORT);
 
 	len = build_udp(4, pkt, strlen(PAYLOAD));
 	ck_assert_int_eq(tunclient_device_send(dev, pkt, len), 0);
@@ -657,7 +627,7 @@ START_TEST(budget_spreads_a_flood_over_wakeups)
 	ck_assert_int_eq(tunclient_device_set_budget(dev, 0), -EINVAL);
 	ck_assert_int_eq(tunclient_device_set_budget(dev, 65537), -EINVAL);
 	ck_assert_int_eq(tunclient_device_set_budget(dev, 4), 0);
-	s = udp_socket(AF_INET, "198.18.0.1", 0);
+	s = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
 	for (i = 0; i < 100; i++)
 		send_datagram(s, AF_INET, "198.18.0.2");
 
@@ -697,7 +667,7 @@ START_TEST(borrowed_fd_outlives_the_device)
 	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_BORROW,
 	    &all_cbs, &r, &dev), 0);
 	ck_assert(fd_is_nonblocking(fd));
-	s = udp_socket(AF_INET, "198.18.0.1", 0);
+	s = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
 	send_datagram(s, AF_INET, "198.18.0.2");
 	RUN_UNTIL(base, r.matched == 1, 2000);
 	ck_assert_int_eq(r.matched, 1);
@@ -1103,7 +1073,7 @@ START_TEST(deleted_interface_fails_once_without_spinning)
 	fd = tun_ready("tun0");
 	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_OWN,
 	    &all_cbs, &r, &dev), 0);
-	s = udp_socket(AF_INET, "198.18.0.1", 0);
+	s = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
 	send_datagram(s, AF_INET, "198.18.0.2");
 	RUN_UNTIL(base, r.matched == 1, 2000);
 	ck_assert_int_eq(r.matched, 1);
@@ -1177,7 +1147,7 @@ START_TEST(free_inside_the_packet_callback)
 	base = new_base();
 	fd = tun_ready("tun0");
 	/* lo and the device's own chatter aside, ten datagrams wait. */
-	s = udp_socket(AF_INET, "198.18.0.1", 0);
+	s = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
 	for (i = 0; i < 10; i++)
 		send_datagram(s, AF_INET, "198.18.0.2");
 	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_BORROW,
@@ -1261,8 +1231,8 @@ START_TEST(try_io_and_one_shot_waits)
 	/* No packet callback: the caller drives receiving. */
 	ck_assert_int_eq(tunclient_device_new(base, fd, TUNCLIENT_OWN, &cbs,
 	    &r, &dev), 0);
-	s = udp_socket(AF_INET, "198.18.0.1", 0);
-	sock = udp_socket(AF_INET, "198.18.0.1", TEST_PORT);
+	s = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
+	sock = testlib_udp_socket(AF_INET, "198.18.0.1", TEST_PORT);
 	while (tunclient_device_try_recv(dev, buf, sizeof(buf)) > 0)
 		;	/* the device's own chatter */
 	ck_assert_int_eq(tunclient_device_try_recv(dev, buf, sizeof(buf)),
@@ -1332,7 +1302,7 @@ START_TEST(settings_are_checked)
 	    (1 << 20) + 1), -EINVAL);
 	ck_assert_int_eq(tunclient_device_attach_interrupt(dev, NULL,
 	    TUNCLIENT_SHUTDOWN_DROP, 0), 0);
-	s = udp_socket(AF_INET, "198.18.0.1", 0);
+	s = testlib_udp_socket(AF_INET, "198.18.0.1", 0);
 	send_datagram(s, AF_INET, "198.18.0.2");
 	RUN_UNTIL(base, r.matched == 1, 2000);
 	ck_assert_int_eq(r.matched, 1);

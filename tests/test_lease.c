@@ -373,20 +373,6 @@ START_TEST(restart_adopts_held_devices)
 }
 END_TEST
 
-/* A UDP socket bound to 198.18.0.1:port, non-blocking. */
-static int
-bound_udp(uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	inet_pton(AF_INET, "198.18.0.1", &sin.sin_addr);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	return fd;
-}
-
 /* Waits up to a second for fd to be readable. */
 static bool
 readable(int fd)
@@ -447,7 +433,7 @@ START_TEST(crash_with_traffic_flowing)
 	snprintf(cmd, sizeof(cmd), "echo 1 >/proc/sys/net/ipv6/conf/%s/"
 	    "disable_ipv6 && ip addr add 198.18.0.1/24 dev %s", name, name);
 	run(cmd);
-	sock = bound_udp(4000);
+	sock = testlib_udp_socket(AF_INET, "198.18.0.1", 4000);
 
 	/* Traffic both ways throughout; the broker dies and comes back. */
 	for (i = 0; i < 900; i++) {

@@ -206,20 +206,6 @@ close_queues(struct outcome *out)
 	}
 }
 
-/* A UDP socket bound to LOCAL (port 0: any). */
-static int
-udp_socket(uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_port = htons(port) };
-	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(sock, 0);
-	inet_pton(AF_INET, LOCAL, &sin.sin_addr);
-	ck_assert_int_eq(bind(sock, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	return sock;
-}
-
 /* Sends one datagram to REMOTE:port, a flow of its own. */
 static void
 send_flow(int sock, uint16_t port)
@@ -351,7 +337,7 @@ START_TEST(every_queue_receives_traffic)
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
 	for (q = 0; q < 4; q++)
 		set_nonblocking(out.fds[q]);
-	sock = udp_socket(0);
+	sock = testlib_udp_socket(AF_INET, LOCAL, 0);
 
 	/*
 	 * The kernel picks a transmit queue by each flow's hash: flows to
@@ -611,7 +597,7 @@ check_vnet_hdr(const char *socket_path, const char *name, unsigned hdr_size)
 	ck_assert_int_eq(size, (int)hdr_size);
 
 	/* What comes out is the header, then the IP packet. */
-	sock = udp_socket(4000);
+	sock = testlib_udp_socket(AF_INET, LOCAL, 4000);
 	send_flow(sock, FLOW_PORT);
 	n = read_flow_packet(out.fds[0], hdr_size, buf, sizeof(buf));
 	ck_assert_int_eq(n, (ssize_t)(hdr_size + 28 + 4));
@@ -872,7 +858,7 @@ START_TEST(uso_hands_over_large_datagrams)
 	testlib_broker_start(&b, "users = 65534\noffload = yes\n");
 	out = create_as_nobody(b.socket_path, &req);
 	ck_assert_msg(out.code == 0, "refused: %s", out.text);
-	sock = udp_socket(0);
+	sock = testlib_udp_socket(AF_INET, LOCAL, 0);
 	ck_assert_int_eq(setsockopt(sock, SOL_UDP, UDP_SEGMENT, &seg,
 	    sizeof(seg)), 0);
 	inet_pton(AF_INET, REMOTE, &dst.sin_addr);

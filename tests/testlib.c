@@ -210,6 +210,35 @@ testlib_udp4_packet(uint8_t *buf, const char *src, uint16_t sport,
 	return 28 + len;	/* UDP checksum 0: none, as IPv4 allows */
 }
 
+int
+testlib_udp_socket(int family, const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		ck_assert_int_eq(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
+		    1);
+		len = sizeof(*sin6);
+	}
+	ck_assert_msg(bind(fd, (struct sockaddr *)&ss, len) == 0, "bind %s: %s",
+	    addr, strerror(errno));
+	return fd;
+}
+
 char *
 testlib_read_file(const char *path)
 {

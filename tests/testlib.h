@@ -148,6 +148,12 @@ uint16_t testlib_inet_checksum(const void *data, size_t len);
 size_t testlib_udp4_packet(uint8_t *buf, const char *src, uint16_t sport,
     const char *dst, uint16_t dport, const void *payload, size_t len);
 
+/*
+ * A UDP socket of family (AF_INET or AF_INET6) bound to addr:port (port
+ * 0: any); fails the test if it cannot be made.
+ */
+int testlib_udp_socket(int family, const char *addr, uint16_t port);
+
 /* A newly allocated string, printf-style; fails the test if out of memory. */
 char *testlib_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
