@@ -179,37 +179,6 @@ START_TEST(grant_configures_device)
 }
 END_TEST
 
-/*
- * Reads packets from the device until one carries payload in a UDP
- * datagram of the given IP version; false after two seconds.  IPv6 brings
- * its own chatter (router solicitations, MLD), which is skipped.
- */
-static bool
-read_udp_from_device(int fd, int version, const char *payload)
-{
-	size_t plen = strlen(payload);
-	uint8_t pkt[2048];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t hdr = version == 4 ? 20 : 40;
-	int i;
-
-	for (i = 0; i < 50; i++) {
-		ssize_t n;
-
-		if (poll(&pfd, 1, 2000) != 1)
-			return false;
-		n = read(fd, pkt, sizeof(pkt));
-		ck_assert_int_gt(n, 0);
-		if ((pkt[0] >> 4) != version || (size_t)n != hdr + 8 + plen)
-			continue;
-		if (pkt[version == 4 ? 9 : 6] != IPPROTO_UDP)
-			continue;
-		if (memcmp(pkt + hdr + 8, payload, plen) == 0)
-			return true;
-	}
-	return false;
-}
-
 START_TEST(packets_flow_both_ways)
 {
 	static const char to_socket[] = "into the namespace";
@@ -247,12 +216,12 @@ START_TEST(packets_flow_both_ways)
 	inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
 	ck_assert_int_eq(sendto(sock, to_device, strlen(to_device), 0,
 	    (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)strlen(to_device));
-	ck_assert_msg(read_udp_from_device(out.fd, 4, to_device),
+	ck_assert_msg(testlib_read_udp_from_device(out.fd, 4, to_device),
 	    "IPv4 datagram to 198.18.0.2 did not come out of the device");
 	inet_pton(AF_INET6, "2001:db8::2", &dst6.sin6_addr);
 	ck_assert_int_eq(sendto(sock6, to_device, strlen(to_device), 0,
 	    (struct sockaddr *)&dst6, sizeof(dst6)), (ssize_t)strlen(to_device));
-	ck_assert_msg(read_udp_from_device(out.fd, 6, to_device),
+	ck_assert_msg(testlib_read_udp_from_device(out.fd, 6, to_device),
 	    "IPv6 datagram to 2001:db8::2 did not come out of the device");
 
 	close(sock);

@@ -302,28 +302,6 @@ shell(void *arg)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-/* Reads packets from the device until a UDP one carrying payload. */
-static bool
-device_gets(int fd, const char *payload)
-{
-	uint8_t pkt[2048];
-	size_t plen = strlen(payload);
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < 16; i++) {
-		if (poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1,
-		    2000) != 1)
-			return false;
-		n = read(fd, pkt, sizeof(pkt));
-		if (n < 28 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_UDP)
-			continue;
-		if ((size_t)n == 28 + plen && memcmp(pkt + 28, payload, plen) == 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * The set-up of most tests here: a fresh namespace, a broker that allows
  * clients' namespaces, and a rootless container (uid 65534's own user and
@@ -414,7 +392,7 @@ START_TEST(device_in_own_namespace)
 	inet_pton(AF_INET, "198.18.5.2", &dst.sin_addr);
 	ck_assert_int_eq(sendto(u.sock, to_device, strlen(to_device), 0,
 	    (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)strlen(to_device));
-	ck_assert_msg(device_gets(out.fd, to_device),
+	ck_assert_msg(testlib_read_udp_from_device(out.fd, 4, to_device),
 	    "the datagram to 198.18.5.2 did not come out of the device");
 	close(u.sock);
 

@@ -239,6 +239,32 @@ testlib_udp_socket(int family, const char *addr, uint16_t port)
 	return fd;
 }
 
+bool
+testlib_read_udp_from_device(int fd, int version, const char *payload)
+{
+	size_t plen = strlen(payload);
+	uint8_t pkt[2048];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t hdr = version == 4 ? 20 : 40;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		ssize_t n;
+
+		if (poll(&pfd, 1, 2000) != 1)
+			return false;
+		n = read(fd, pkt, sizeof(pkt));
+		ck_assert_int_gt(n, 0);
+		if ((pkt[0] >> 4) != version || (size_t)n != hdr + 8 + plen)
+			continue;
+		if (pkt[version == 4 ? 9 : 6] != IPPROTO_UDP)
+			continue;
+		if (memcmp(pkt + hdr + 8, payload, plen) == 0)
+			return true;
+	}
+	return false;
+}
+
 char *
 testlib_read_file(const char *path)
 {

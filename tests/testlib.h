@@ -154,6 +154,13 @@ size_t testlib_udp4_packet(uint8_t *buf, const char *src, uint16_t sport,
  */
 int testlib_udp_socket(int family, const char *addr, uint16_t port);
 
+/*
+ * Reads packets from the TUN device fd until one carries payload in a UDP
+ * datagram of IP version (4 or 6); false after two seconds without one.
+ * Other packets (IPv6's router solicitations, MLD) are skipped.
+ */
+bool testlib_read_udp_from_device(int fd, int version, const char *payload);
+
 /* A newly allocated string, printf-style; fails the test if out of memory. */
 char *testlib_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
