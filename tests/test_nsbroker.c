@@ -183,9 +183,8 @@ ask(struct ask a)
 	close(chan[1]);
 	nfds = testlib_recv_report(chan[0], &out, sizeof(out), fds);
 	close(chan[0]);
-	out.fd = nfds > 0 ? fds[0] : -1;
-	ck_assert_int_eq(nfds, out.code == 0 && a.release == NULL &&
-	    (!a.persist || a.hold) ? 1 : 0);
+	out.fd = testlib_report_fd(fds, nfds, out.code == 0 &&
+	    a.release == NULL && (!a.persist || a.hold));
 	return out;
 }
 

@@ -172,8 +172,7 @@ ask_as_nobody(struct ask a)
 
 	nfds = testlib_report_as(TESTLIB_UID, client_request, &a, &out,
 	    sizeof(out), fds);
-	out.fd = nfds > 0 ? fds[0] : -1;
-	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
+	out.fd = testlib_report_fd(fds, nfds, out.code == 0);
 	return out;
 }
 

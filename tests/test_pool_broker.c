@@ -124,8 +124,7 @@ read_outcome(int chan)
 	int fds[TB_MSG_MAX_FDS];
 	size_t nfds = testlib_recv_report(chan, &out, sizeof(out), fds);
 
-	out.fd = nfds > 0 ? fds[0] : -1;
-	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
+	out.fd = testlib_report_fd(fds, nfds, out.code == 0);
 	return out;
 }
 
@@ -139,8 +138,7 @@ ask_for(struct ask a)
 
 	nfds = testlib_report_as(TESTLIB_UID, client_request, &a, &out,
 	    sizeof(out), fds);
-	out.fd = nfds > 0 ? fds[0] : -1;
-	ck_assert_int_eq(nfds, out.code == 0 ? 1 : 0);
+	out.fd = testlib_report_fd(fds, nfds, out.code == 0);
 	return out;
 }
 

@@ -535,6 +535,13 @@ testlib_recv_report(int chan, void *report, size_t len, int *fds)
 	return nfds;
 }
 
+int
+testlib_report_fd(const int *fds, size_t nfds, bool granted)
+{
+	ck_assert_int_eq(nfds, granted ? 1 : 0);
+	return nfds > 0 ? fds[0] : -1;
+}
+
 /* What testlib_report_as() hands its child: the function and the channel. */
 struct reporter {
 	int (*fn)(void *arg, int chan);

@@ -123,6 +123,12 @@ size_t testlib_recv_report(int chan, void *report, size_t len, int *fds);
 /* The number of TUN and TAP links in the caller's namespace. */
 int testlib_count_tun_links(void);
 
+/*
+ * The device descriptor among a report's fds, or -1; fails the test unless
+ * there is exactly one when granted and none otherwise.
+ */
+int testlib_report_fd(const int *fds, size_t nfds, bool granted);
+
 /* How many times what occurs in text (NULL: none), e.g. in a broker log. */
 int testlib_count_occurrences(const char *text, const char *what);
 
