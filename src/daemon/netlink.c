@@ -670,30 +670,66 @@ netlink_parse_link(const struct nlmsghdr *msg, struct netlink_link *link)
 	return 0;
 }
 
-/* Runs fn over the links in one buffer of dump replies; 1 once done. */
+/*
+ * Sends the request nlh built in nl->buf, whose sequence number is seq,
+ * and calls each for every answer to it (not the closing NLMSG_DONE or
+ * ack) until each returns non-zero; the rest of the answer is still read,
+ * so the socket stays in step.  Returns a negative errno, or the value
+ * that stopped each (0 if none did).
+ */
 static int
-netlink_dump_batch(struct netlink *nl, int len, uint32_t seq,
-    int (*fn)(const struct netlink_link *, void *), void *arg, int *stop)
+netlink_dump(struct netlink *nl, struct nlmsghdr *nlh, uint32_t seq,
+    int (*each)(const struct nlmsghdr *msg, void *arg), void *arg)
 {
 	const struct nlmsghdr *msg;
 	const char *extack;
-	struct netlink_link link;
-	int rc;
+	ssize_t n;
+	int rc = 0, stop = 0, len;
 
-	for (msg = (const struct nlmsghdr *)nl->buf; mnl_nlmsg_ok(msg, len);
-	    msg = mnl_nlmsg_next(msg, &len)) {
-		if (msg->nlmsg_seq != seq || msg->nlmsg_pid != nl->portid)
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
+		rc = -errno;
+	while (rc == 0) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n == -1 && errno == EINTR)
 			continue;
-		if (msg->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (msg->nlmsg_type == NLMSG_ERROR) {
-			rc = netlink_parse_ack(msg, &extack);
-			return rc != 0 ? rc : 1;
+		if (n == -1) {
+			rc = -errno;
+			break;
 		}
-		if (*stop == 0 && netlink_parse_link(msg, &link) == 0)
-			*stop = fn(&link, arg);
+		len = (int)n;
+		for (msg = (const struct nlmsghdr *)nl->buf;
+		    rc == 0 && mnl_nlmsg_ok(msg, len);
+		    msg = mnl_nlmsg_next(msg, &len)) {
+			if (msg->nlmsg_seq != seq ||
+			    msg->nlmsg_pid != nl->portid)
+				continue;
+			if (msg->nlmsg_type == NLMSG_DONE)
+				rc = 1;
+			else if (msg->nlmsg_type == NLMSG_ERROR &&
+			    (rc = netlink_parse_ack(msg, &extack)) == 0)
+				rc = 1;
+			else if (msg->nlmsg_type != NLMSG_ERROR && stop == 0)
+				stop = each(msg, arg);
+		}
 	}
-	return 0;
+	return rc < 0 ? rc : stop;
+}
+
+/* A link callback, and what netlink_dump() hands it. */
+struct netlink_link_walk {
+	int (*fn)(const struct netlink_link *link, void *arg);
+	void *arg;
+};
+
+static int
+netlink_each_link(const struct nlmsghdr *msg, void *arg)
+{
+	struct netlink_link_walk *walk = arg;
+	struct netlink_link link;
+
+	if (netlink_parse_link(msg, &link) != 0)
+		return 0;
+	return walk->fn(&link, walk->arg);
 }
 
 /*
@@ -709,8 +745,7 @@ netlink_get_links(struct netlink *nl, int nsid, unsigned ifindex,
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 	uint32_t seq;
-	ssize_t n;
-	int rc = 0, stop = 0;
+	int rc;
 
 	nlh = mnl_nlmsg_put_header(nl->buf);
 	nlh->nlmsg_type = RTM_GETLINK;
@@ -723,18 +758,8 @@ netlink_get_links(struct netlink *nl, int nsid, unsigned ifindex,
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (nsid >= 0)
 		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
-		rc = -errno;
-	while (rc == 0) {
-		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = -errno;
-			break;
-		}
-		rc = netlink_dump_batch(nl, (int)n, seq, fn, arg, &stop);
-	}
+	rc = netlink_dump(nl, nlh, seq, netlink_each_link,
+	    &(struct netlink_link_walk){ fn, arg });
 	if (rc < 0 && name != NULL)
 		return tb_error_set(err, rc, "reading link %s: %s", name,
 		    strerror(-rc));
@@ -747,7 +772,7 @@ netlink_get_links(struct netlink *nl, int nsid, unsigned ifindex,
 	if (rc < 0)
 		return tb_error_set(err, rc, "listing the links: %s",
 		    strerror(-rc));
-	return stop;
+	return rc;
 }
 
 int
@@ -854,6 +879,30 @@ netlink_parse_address(const struct nlmsghdr *msg, unsigned *ifindex,
 	return 0;
 }
 
+/* An address callback, and what netlink_dump() hands it. */
+struct netlink_address_walk {
+	int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg);
+	void *arg;
+};
+
+/* Calls the walk's fn for an address, and again for its peer. */
+static int
+netlink_each_address(const struct nlmsghdr *msg, void *arg)
+{
+	struct netlink_address_walk *walk = arg;
+	struct tb_addr addr, peer;
+	unsigned ifindex;
+	bool has_peer;
+	int stop;
+
+	if (netlink_parse_address(msg, &ifindex, &addr, &peer, &has_peer) != 0)
+		return 0;
+	stop = walk->fn(ifindex, &addr, walk->arg);
+	if (stop == 0 && has_peer)
+		stop = walk->fn(ifindex, &peer, walk->arg);
+	return stop;
+}
+
 /*
  * One RTM_GETADDR dump of family (AF_UNSPEC: both) in the namespace nsid
  * (-1: this one), calling fn as netlink_dump_addresses() says.
@@ -863,16 +912,9 @@ netlink_dump_family(struct netlink *nl, int nsid, uint8_t family,
     int (*fn)(unsigned ifindex, const struct tb_addr *addr, void *arg),
     void *arg)
 {
-	const struct nlmsghdr *msg;
-	const char *extack;
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
-	struct tb_addr addr, peer;
-	bool has_peer;
-	unsigned ifindex;
 	uint32_t seq;
-	ssize_t n;
-	int rc = 0, stop = 0, len;
 
 	nlh = mnl_nlmsg_put_header(nl->buf);
 	nlh->nlmsg_type = RTM_GETADDR;
@@ -882,38 +924,8 @@ netlink_dump_family(struct netlink *nl, int nsid, uint8_t family,
 	ifa->ifa_family = family;
 	if (nsid >= 0)
 		mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)nsid);
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) == -1)
-		rc = -errno;
-	while (rc == 0) {
-		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = -errno;
-			break;
-		}
-		len = (int)n;
-		for (msg = (const struct nlmsghdr *)nl->buf;
-		    rc == 0 && mnl_nlmsg_ok(msg, len);
-		    msg = mnl_nlmsg_next(msg, &len)) {
-			if (msg->nlmsg_seq != seq ||
-			    msg->nlmsg_pid != nl->portid)
-				continue;
-			if (msg->nlmsg_type == NLMSG_DONE) {
-				rc = 1;
-			} else if (msg->nlmsg_type == NLMSG_ERROR) {
-				rc = netlink_parse_ack(msg, &extack);
-				if (rc == 0)
-					rc = 1;
-			} else if (stop == 0 && netlink_parse_address(msg,
-			    &ifindex, &addr, &peer, &has_peer) == 0) {
-				stop = fn(ifindex, &addr, arg);
-				if (stop == 0 && has_peer)
-					stop = fn(ifindex, &peer, arg);
-			}
-		}
-	}
-	return rc < 0 ? rc : stop;
+	return netlink_dump(nl, nlh, seq, netlink_each_address,
+	    &(struct netlink_address_walk){ fn, arg });
 }
 
 int
