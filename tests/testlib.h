@@ -99,8 +99,8 @@ bool testlib_broker_alive(struct testlib_broker *b);
 int testlib_run_as_user(int (*fn)(void *arg), void *arg);
 
 /*
- * The same as uid (its gid the same number, TESTLIB_GID for TESTLIB_UID);
- * uid 0 runs fn as root, unchanged.
+ * testlib_run_as_user() for any uid: the child takes uid, and the same
+ * number as its gid (TESTLIB_GID for TESTLIB_UID); uid 0 stays root.
  */
 int testlib_run_as(uid_t uid, int (*fn)(void *arg), void *arg);
 
@@ -120,14 +120,14 @@ size_t testlib_report_as(uid_t uid, int (*fn)(void *arg, int chan),
  */
 size_t testlib_recv_report(int chan, void *report, size_t len, int *fds);
 
-/* The number of TUN and TAP links in the caller's namespace. */
-int testlib_count_tun_links(void);
-
 /*
  * The device descriptor among a report's fds, or -1; fails the test unless
  * there is exactly one when granted and none otherwise.
  */
 int testlib_report_fd(const int *fds, size_t nfds, bool granted);
+
+/* The number of TUN and TAP links in the caller's namespace. */
+int testlib_count_tun_links(void);
 
 /* How many times what occurs in text (NULL: none), e.g. in a broker log. */
 int testlib_count_occurrences(const char *text, const char *what);
@@ -162,8 +162,9 @@ int testlib_udp_socket(int family, const char *addr, uint16_t port);
 
 /*
  * Reads packets from the TUN device fd until one carries payload in a UDP
- * datagram of IP version (4 or 6); false after two seconds without one.
- * Other packets (IPv6's router solicitations, MLD) are skipped.
+ * datagram of IP version (4 or 6); false once two seconds pass without a
+ * packet, or after 50 others.  Other packets (IPv6's router solicitations,
+ * MLD) are skipped.
  */
 bool testlib_read_udp_from_device(int fd, int version, const char *payload);
 
