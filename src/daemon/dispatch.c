@@ -141,7 +141,8 @@ validate_routes(const struct tb_create_request *req, struct tb_error *err)
  * (whose IFF_TUN_EXCL stays the guard against a race).
  */
 static int
-validate_create(const struct tb_create_request *req, struct tb_error *err)
+validate_create(struct broker *b, const struct tb_create_request *req,
+    struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
 	struct tb_error why;
@@ -153,7 +154,7 @@ validate_create(const struct tb_create_request *req, struct tb_error *err)
 		if ((r = policy_check_name(req->name, err)) != 0)
 			return r;
 		if (!req->has_netns && strstr(req->name, "%d") == NULL &&
-		    (ifindex = if_nametoindex(req->name)) != 0)
+		    netlink_ifindex(b->nl, req->name, &ifindex, &why) == 0)
 			return tb_error_set(err, -EEXIST,
 			    "name %s is taken: an interface of that name exists "
 			    "(ifindex %u)", req->name, ifindex);
@@ -510,7 +511,6 @@ build_device(struct broker *b, struct target *t,
 		.uid = who->uid,
 		.gid = who->gid,
 	};
-	struct netlink_link link;
 	struct pool_addresses autos = { .n = 0 };
 	struct tb_error ignored;
 	unsigned ifindex = 0;
@@ -521,9 +521,8 @@ build_device(struct broker *b, struct target *t,
 		t->fds[r] = -1;
 	if ((r = tun_create(&spec, fds, rep->name, err)) != 0)
 		return r;
-	if ((r = netlink_get_link_by_name(t->nl, rep->name, &link, err)) != 0)
+	if ((r = netlink_ifindex(t->nl, rep->name, &ifindex, err)) != 0)
 		goto fail;
-	ifindex = link.ifindex;
 	if ((r = take_pool_addresses(b, rule, pool_device_key(t->nsid, ifindex),
 	    req, &autos, err)) != 0 ||
 	    (r = configure_device(t, ifindex, who->uid, req, bridge, &autos,
@@ -635,7 +634,7 @@ create_device(struct broker *b, const struct peer_identity *who,
 	int netns_fd = req->has_netns ? msg_fds[0] : -1, r;
 
 	if ((r = resolve_netns(b, who, &req, &local, netns_fd, &id,
-	    err)) != 0 || (r = validate_create(req, err)) != 0)
+	    err)) != 0 || (r = validate_create(b, req, err)) != 0)
 		goto out;
 	r = policy_check_create_rule(&b->config, who, req,
 	    lease_table_count_uid(b->leases, who->uid), &rule, err);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <linux/if_addr.h>
@@ -821,6 +822,28 @@ netlink_get_link_ns(struct netlink *nl, int nsid, unsigned ifindex,
 		    "reading ifindex %u: invalid ifindex", ifindex);
 	return netlink_get_links(nl, nsid, ifindex, NULL, NLM_F_ACK,
 	    netlink_keep_link, link, err);
+}
+
+int
+netlink_ifindex(struct netlink *nl, const char *name, unsigned *ifindex,
+    struct tb_error *err)
+{
+	struct ifreq ifr;
+	int rc;
+
+	*ifindex = 0;
+	if (name[0] == '\0' || strlen(name) >= sizeof(ifr.ifr_name))
+		return tb_error_set(err, -EINVAL,
+		    "looking up link \"%s\": invalid name", name);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(mnl_socket_get_fd(nl->sock), SIOCGIFINDEX, &ifr) == -1) {
+		rc = -errno;
+		return tb_error_set(err, rc, "looking up link %s: %s", name,
+		    strerror(-rc));
+	}
+	*ifindex = (unsigned)ifr.ifr_ifindex;
+	return 0;
 }
 
 int

@@ -183,6 +183,14 @@ int netlink_dump_addresses_ns(struct netlink *nl, int nsid,
 int netlink_get_link(struct netlink *nl, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err);
 
+/*
+ * The index of the link called name in nl's namespace (SIOCGIFINDEX on
+ * nl's own socket: no round trip, no throw-away socket); -ENODEV if there
+ * is none.
+ */
+int netlink_ifindex(struct netlink *nl, const char *name, unsigned *ifindex,
+    struct tb_error *err);
+
 /* Reads the link called name; -ENODEV if there is none. */
 int netlink_get_link_by_name(struct netlink *nl, const char *name,
     struct netlink_link *link, struct tb_error *err);
