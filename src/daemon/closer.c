@@ -36,6 +36,15 @@
 #define DONE_PIPE_SIZE	(1 << 20)
 /* Closes the loop holds for one write: PIPE_BUF bytes, written whole. */
 #define HOLD_MAX	(PIPE_BUF / 8)
+/*
+ * Threads that only close.  A close that turns out to be a device's last
+ * waits out RCU grace periods (tens of ms); with one thread, every close
+ * queued behind it came after the client's own and was a last close too,
+ * so a client creating devices quickly outran the teardown and its quota
+ * filled with devices it had closed.  Several threads wait those periods
+ * out side by side, and the cheap closes go on meanwhile.
+ */
+#define CLOSE_THREADS	4
 
 /*
  * One queued operation, or the report of a finished deletion; 8 bytes, so
@@ -46,10 +55,14 @@ struct closer_op {
 	int32_t value;		/* a descriptor or an ifindex */
 };
 
+/* What a queued operation is: closes go to their own pipe. */
 enum { OP_CLOSE = 1, OP_DELETE = 2 };
 
 struct closer {
 	int queue[2];		/* a pipe of struct closer_op */
+	int closes[2];		/* a pipe of descriptors for the close threads */
+	pthread_t close_threads[CLOSE_THREADS];
+	size_t nclose_threads;
 	int done[2];		/* reports of finished deletions */
 	struct mnl_socket *nl;	/* NULL if none could be opened */
 	uint32_t seq;
@@ -273,12 +286,9 @@ delete_ops(struct closer *c, const struct closer_op *ops, size_t n,
 }
 
 /*
- * Each pass takes what is queued: devices to delete go first, together,
- * and the descriptors after, so that closing a device's last queue never
- * does the teardown the deletion already did.  A last close waits out RCU
- * grace periods (tens of ms), so between closes the pass takes what has
- * come meanwhile and deletes its devices at once: a RELEASE never waits
- * behind a backlog of closes.  What comes later still goes after.
+ * Each pass takes every deletion queued and deletes those devices with one
+ * group request: a RELEASE waits for at most the pass before its own.
+ * (Closes go to the close threads, so no last close holds up a pass.)
  */
 static void *
 closer_run(void *arg)
@@ -286,24 +296,32 @@ closer_run(void *arg)
 	static struct closer_op ops[BATCH_MAX];
 	static int result[BATCH_MAX];
 	struct closer *c = arg;
-	size_t n, i, more;
+	size_t n;
 
 	for (;;) {
-		n = 0;
-		if (!take(c, &ops[n], true))
+		if (!take(c, &ops[0], true))
 			return NULL;	/* the write end closed: stop */
 		for (n = 1; n < BATCH_MAX && take(c, &ops[n], false); n++)
 			;
 		delete_ops(c, ops, n, result);
-		for (i = 0; i < n; i++) {
-			if (ops[i].kind == OP_CLOSE)
-				close(ops[i].value);
-			for (more = n; more < BATCH_MAX &&
-			    take(c, &ops[more], false); more++)
-				;
-			delete_ops(c, ops + n, more - n, result + n);
-			n = more;
-		}
+	}
+}
+
+/* A close thread: closes each descriptor it reads until the pipe ends. */
+static void *
+closer_close_run(void *arg)
+{
+	struct closer *c = arg;
+	struct closer_op op;
+	ssize_t n;
+
+	for (;;) {
+		n = read(c->closes[0], &op, sizeof(op));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(op))
+			return NULL;	/* the write end closed: stop */
+		close(op.value);
 	}
 }
 
@@ -335,7 +353,7 @@ closer_start(struct closer **out)
 	/* The loop must never wait on the pipe: full means do it inline. */
 	if (fcntl(c->queue[1], F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
-		goto fail;
+		goto fail_closes;
 	}
 	/* Without rtnetlink, deletions fall back to the caller. */
 	c->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
@@ -353,15 +371,41 @@ closer_start(struct closer **out)
 		setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVTIMEO,
 		    &wait, sizeof(wait));
 	}
+	if (pipe2(c->closes, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto fail_closes;
+	}
+	/* The loop must never wait on this pipe either. */
+	if (fcntl(c->closes[1], F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&c->thread, NULL, closer_run, c);
+	/* The close threads first: with none, there is nothing to stop. */
+	do {
+		r = -pthread_create(&c->close_threads[c->nclose_threads], NULL,
+		    closer_close_run, c);
+	} while (r == 0 && ++c->nclose_threads < CLOSE_THREADS);
+	if (c->nclose_threads > 0)
+		r = -pthread_create(&c->thread, NULL, closer_run, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0)
+	if (r != 0) {
+		/* Ending the pipe ends the close threads that did start. */
+		close(c->closes[1]);
+		c->closes[1] = -1;
+		while (c->nclose_threads > 0)
+			pthread_join(c->close_threads[--c->nclose_threads],
+			    NULL);
 		goto fail;
+	}
 	*out = c;
 	return 0;
 fail:
+	close(c->closes[0]);
+	if (c->closes[1] != -1)
+		close(c->closes[1]);
+fail_closes:
 	if (c->nl != NULL)
 		mnl_socket_close(c->nl);
 	close(c->queue[0]);
@@ -401,7 +445,7 @@ flush_held(struct closer *c)
 	if (c->nheld == 0)
 		return;
 	/* At most PIPE_BUF bytes: the pipe takes all of them or none. */
-	if (write(c->queue[1], c->held, len) != (ssize_t)len) {
+	if (write(c->closes[1], c->held, len) != (ssize_t)len) {
 		for (i = 0; i < c->nheld; i++)
 			close(c->held[i].value);
 	}
@@ -458,7 +502,9 @@ closer_close(struct closer *c, int fd)
 			event_active(c->flush_ev, EV_TIMEOUT, 0);
 		return;
 	}
-	if (!queue_op(c, OP_CLOSE, fd))
+	if (c == NULL || write(c->closes[1], &(struct closer_op){
+	    .kind = OP_CLOSE, .value = fd }, sizeof(struct closer_op)) !=
+	    (ssize_t)sizeof(struct closer_op))
 		close(fd);
 }
 
@@ -467,8 +513,6 @@ closer_delete(struct closer *c, unsigned ifindex)
 {
 	if (c == NULL || c->nl == NULL || ifindex > INT32_MAX)
 		return false;
-	/* Closes asked for before the deletion go before it. */
-	flush_held(c);
 	return queue_op(c, OP_DELETE, (int)ifindex);
 }
 
@@ -480,6 +524,10 @@ closer_stop(struct closer *c)
 	if (c == NULL)
 		return;
 	flush_held(c);
+	close(c->closes[1]);
+	while (c->nclose_threads > 0)
+		pthread_join(c->close_threads[--c->nclose_threads], NULL);
+	close(c->closes[0]);
 	close(c->queue[1]);
 	/* Deliver the reports of what is still queued while it finishes. */
 	pfd.fd = c->done[0];

@@ -2,8 +2,9 @@
  * Device teardown off the event loop.  The kernel's last close of a TUN
  * queue, and the deletion of a link, both wait for RCU grace periods (tens
  * of milliseconds each); the loop must never wait for them.  One thread
- * does both, and deletes whatever is pending together: one RTM_DELLINK of
- * an interface group costs about what one device alone does.
+ * deletes whatever is pending together (one RTM_DELLINK of an interface
+ * group costs about what one device alone does); a few others close
+ * descriptors, so that one close that waits does not hold up the rest.
  */
 #ifndef TUNBROKER_CLOSER_H
 #define TUNBROKER_CLOSER_H
@@ -22,17 +23,18 @@ struct closer;
 typedef void (*closer_done_cb)(unsigned ifindex, int result, void *arg);
 
 /*
- * Starts the thread, with every signal blocked, and its own rtnetlink
- * socket.  Capabilities are per thread on Linux: start it after dropping
+ * Starts the threads, with every signal blocked, and the deleting one's
+ * own rtnetlink socket.  Capabilities are per thread on Linux: start it after dropping
  * privileges, so that it holds no more than the rest of the broker.
  */
 int closer_start(struct closer **out);
 
 /*
  * Hands fd over to be closed; never blocks.  With no closer (NULL) or a
- * full queue, fd is closed at once instead.  Closes queued after a
- * deletion happen after it.  Once closer_watch() has run, the closes of
- * one turn of the loop go to the thread together at the turn's end.
+ * full queue, fd is closed at once instead.  Closes and deletions are
+ * not ordered with each other.  Once closer_watch() has run, the closes of
+ * one turn of the loop go to the close threads together at the turn's
+ * end.
  */
 void closer_close(struct closer *c, int fd);
 
@@ -53,7 +55,7 @@ int closer_watch(struct closer *c, struct event_base *base,
 
 /*
  * Does what is still queued, reporting the deletions to the closer_watch()
- * callback from the calling thread, then stops the thread.  Call it
+ * callback from the calling thread, then stops the threads.  Call it
  * before freeing the event base.
  */
 void closer_stop(struct closer *c);
