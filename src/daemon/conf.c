@@ -392,23 +392,6 @@ add_name_pattern(struct parse_state *st, const struct key_spec *spec,
 	return 0;
 }
 
-/* True if a has bits set past its prefix length. */
-static bool
-addr_has_host_bits(const struct tb_addr *a)
-{
-	size_t len = tb_addr_len(a), i;
-	unsigned bits = a->prefixlen;
-
-	for (i = bits / 8; i < len; i++) {
-		uint8_t host = i == bits / 8 ? (uint8_t)(0xffu >> (bits % 8)) :
-		    0xff;
-
-		if (a->addr[i] & host)
-			return true;
-	}
-	return false;
-}
-
 /* Parses a CIDR into a network: host bits set are a mistake, said so. */
 static int
 parse_network(struct parse_state *st, const struct key_spec *spec,
@@ -417,16 +400,13 @@ parse_network(struct parse_state *st, const struct key_spec *spec,
 	char text[TB_ADDR_TEXT_MAX];
 	struct tb_error e;
 	struct tb_addr net;
-	size_t i;
 
 	if (tb_addr_parse(word, true, out, &e) != 0)
 		return fail(st, "%s: %s", spec->key, e.text);
-	if (!addr_has_host_bits(out))
+	if (!tb_addr_has_host_bits(out))
 		return 0;
 	net = *out;
-	for (i = net.prefixlen / 8; i < sizeof(net.addr); i++)
-		net.addr[i] &= i == net.prefixlen / 8 ?
-		    (uint8_t)~(0xffu >> (net.prefixlen % 8)) : 0;
+	tb_addr_mask(&net);
 	return fail(st, "%s: %s has host bits set: the network is %s",
 	    spec->key, word, tb_addr_format(&net, true, text, sizeof(text)));
 }
@@ -708,14 +688,8 @@ key_line(struct parse_state *st, const char *key, unsigned section_line)
 static bool
 networks_overlap(const struct tb_addr *a, const struct tb_addr *b)
 {
-	unsigned bits = a->prefixlen < b->prefixlen ? a->prefixlen :
-	    b->prefixlen;
-	unsigned whole = bits / 8, rest = bits % 8;
-	uint8_t mask = (uint8_t)(0xff00u >> rest);
-
-	if (a->family != b->family || memcmp(a->addr, b->addr, whole) != 0)
-		return false;
-	return rest == 0 || ((a->addr[whole] ^ b->addr[whole]) & mask) == 0;
+	return tb_addr_same_prefix(a, b, a->prefixlen < b->prefixlen ?
+	    a->prefixlen : b->prefixlen);
 }
 
 /*

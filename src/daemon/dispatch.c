@@ -122,15 +122,14 @@ validate_routes(const struct tb_create_request *req, struct tb_error *err)
 	size_t i;
 
 	for (i = 0; i < req->nroutes; i++) {
+		if (!tb_addr_has_host_bits(&req->routes[i].dst))
+			continue;
 		net = req->routes[i].dst;
 		tb_addr_mask(&net);
-		if (memcmp(net.addr, req->routes[i].dst.addr,
-		    sizeof(net.addr)) != 0)
-			return tb_error_set(err, -EINVAL, "route %s has host "
-			    "bits set (the network is %s)",
-			    tb_addr_format(&req->routes[i].dst, true, text,
-			    sizeof(text)), tb_addr_format(&net, true,
-			    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX));
+		return tb_error_set(err, -EINVAL, "route %s has host bits set "
+		    "(the network is %s)", tb_addr_format(&req->routes[i].dst,
+		    true, text, sizeof(text)), tb_addr_format(&net, true,
+		    (char[TB_ADDR_TEXT_MAX]){ 0 }, TB_ADDR_TEXT_MAX));
 	}
 	return 0;
 }

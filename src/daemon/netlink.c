@@ -373,15 +373,13 @@ netlink_add_route(struct netlink *nl, unsigned ifindex,
     const struct tb_route *route, struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
-	struct tb_addr net = route->dst;
 	struct nlmsghdr *nlh;
 
 	tb_addr_format(&route->dst, true, text, sizeof(text));
 	if (tb_addr_validate(&route->dst) != 0)
 		return tb_error_set(err, -EINVAL, "adding route %s: invalid "
 		    "prefix", text);
-	tb_addr_mask(&net);
-	if (memcmp(net.addr, route->dst.addr, sizeof(net.addr)) != 0)
+	if (tb_addr_has_host_bits(&route->dst))
 		return tb_error_set(err, -EINVAL, "adding route %s: it has "
 		    "host bits set", text);
 	if (!netlink_ifindex_valid(ifindex))

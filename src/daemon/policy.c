@@ -140,15 +140,8 @@ rule_matches(const struct policy_rule *rule, const struct peer_identity *who)
 static bool
 addr_within(const struct tb_addr *a, const struct tb_addr *range)
 {
-	unsigned whole = range->prefixlen / 8, rest = range->prefixlen % 8;
-	uint8_t mask = (uint8_t)(0xff00u >> rest);
-
-	if (a->family != range->family || a->prefixlen < range->prefixlen ||
-	    tb_addr_len(a) == 0)
-		return false;
-	if (memcmp(a->addr, range->addr, whole) != 0)
-		return false;
-	return rest == 0 || ((a->addr[whole] ^ range->addr[whole]) & mask) == 0;
+	return a->prefixlen >= range->prefixlen && tb_addr_len(a) != 0 &&
+	    tb_addr_same_prefix(a, range, range->prefixlen);
 }
 
 static bool

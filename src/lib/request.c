@@ -179,15 +179,12 @@ tunclient_request_add_route(struct tunclient_request *req, const char *cidr,
     unsigned metric)
 {
 	struct tb_route route = { .metric = metric };
-	struct tb_addr net;
 	int r;
 
 	tb_error_clear(&req->err);
 	if ((r = tb_addr_parse(cidr, false, &route.dst, &req->err)) != 0)
 		return r;
-	net = route.dst;
-	tb_addr_mask(&net);
-	if (memcmp(net.addr, route.dst.addr, sizeof(net.addr)) != 0)
+	if (tb_addr_has_host_bits(&route.dst))
 		return tb_error_set(&req->err, -EINVAL,
 		    "route %s has host bits set: a route is to a network", cidr);
 	if (req->spec.nroutes >= TB_MAX_ROUTES)

@@ -117,6 +117,27 @@ tb_addr_format(const struct tb_addr *addr, bool with_prefix, char *buf,
 	return buf;
 }
 
+bool
+tb_addr_same_prefix(const struct tb_addr *a, const struct tb_addr *b,
+    unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+
+	if (a->family != b->family || memcmp(a->addr, b->addr, whole) != 0)
+		return false;
+	return rest == 0 || ((a->addr[whole] ^ b->addr[whole]) & mask) == 0;
+}
+
+bool
+tb_addr_has_host_bits(const struct tb_addr *addr)
+{
+	struct tb_addr net = *addr;
+
+	tb_addr_mask(&net);
+	return memcmp(net.addr, addr->addr, sizeof(net.addr)) != 0;
+}
+
 void
 tb_addr_mask(struct tb_addr *addr)
 {

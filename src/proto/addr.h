@@ -35,6 +35,16 @@ size_t tb_addr_len(const struct tb_addr *addr);
 /* Clears the host bits of addr, the bits after its prefix length. */
 void tb_addr_mask(struct tb_addr *addr);
 
+/* Whether addr has host bits set: whether it is not a network. */
+bool tb_addr_has_host_bits(const struct tb_addr *addr);
+
+/*
+ * Whether a and b are of the same family and agree in their first bits
+ * bits (bits at most their family's length).
+ */
+bool tb_addr_same_prefix(const struct tb_addr *a, const struct tb_addr *b,
+    unsigned bits);
+
 /* "02:00:5e:10:00:01" and its NUL. */
 #define TB_MAC_TEXT_MAX		18
 
