@@ -139,11 +139,11 @@ doom_send(struct closer *c, unsigned ifindex)
 }
 
 /*
- * Puts every device of ops that is to be deleted into DOOMED_GROUP: the
+ * Puts the device of every op (all deletions) into DOOMED_GROUP: the
  * requests all go out first and the acknowledgements are collected after,
  * so a batch costs one wait, not one a device.  result[i] gets 0 for a
- * device that joined, else why not (-ENODEV: gone already); other ops'
- * results are left alone.  Returns how many joined.
+ * device that joined, else why not (-ENODEV: gone already).  Returns how
+ * many joined.
  */
 static size_t
 doom_all(struct closer *c, const struct closer_op *ops, size_t n,
@@ -159,8 +159,6 @@ doom_all(struct closer *c, const struct closer_op *ops, size_t n,
 	int len;
 
 	for (i = 0; i < n; i++) {
-		if (ops[i].kind != OP_DELETE)
-			continue;
 		seq_of[i] = c->seq + 1;
 		if ((result[i] = doom_send(c, (unsigned)ops[i].value)) == 0) {
 			result[i] = -ETIMEDOUT;	/* until its ack comes */
@@ -190,8 +188,7 @@ doom_all(struct closer *c, const struct closer_op *ops, size_t n,
 			joined += error == 0;
 			/* Acks come in order; find the op by its sequence. */
 			for (k = 0; k < n; k++) {
-				if (ops[k].kind == OP_DELETE &&
-				    seq_of[k] == msg->nlmsg_seq) {
+				if (seq_of[k] == msg->nlmsg_seq) {
 					result[k] = error;
 					break;
 				}
@@ -253,22 +250,18 @@ take(struct closer *c, struct closer_op *op, bool wait)
 }
 
 /*
- * Deletes the devices among ops[0..n) with one group request and reports
+ * Deletes the devices of ops[0..n) with one group request and reports
  * each; result has room for n.
  */
 static void
 delete_ops(struct closer *c, const struct closer_op *ops, size_t n,
     int *result)
 {
-	size_t i, joined = 0, ndelete = 0;
+	size_t i, joined = 0;
 	int deleted;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		result[i] = -EOPNOTSUPP;	/* no rtnetlink socket */
-		ndelete += ops[i].kind == OP_DELETE;
-	}
-	if (ndelete == 0)
-		return;
 	/*
 	 * Groups of DOOM_MAX keep every ack within the socket's buffer; the
 	 * deletion waits until all have joined, since each RTM_DELLINK
@@ -278,11 +271,9 @@ delete_ops(struct closer *c, const struct closer_op *ops, size_t n,
 		joined += doom_all(c, ops + i, n - i < DOOM_MAX ? n - i :
 		    DOOM_MAX, result + i);
 	deleted = joined > 0 ? delete_doomed(c) : 0;
-	for (i = 0; i < n; i++) {
-		if (ops[i].kind == OP_DELETE)
-			report(c, (unsigned)ops[i].value, result[i] == 0 ?
-			    deleted : result[i]);
-	}
+	for (i = 0; i < n; i++)
+		report(c, (unsigned)ops[i].value, result[i] == 0 ? deleted :
+		    result[i]);
 }
 
 /*
