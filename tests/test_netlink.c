@@ -592,6 +592,113 @@ START_TEST(netlink_batch)
 END_TEST
 
 /*
+ * Only a write's last request asks for an ack: a failure of that last
+ * one, and failures in a batch of several writes, are still reported.
+ */
+START_TEST(netlink_batch_acks)
+{
+	struct tb_error err = { 0 };
+	char name[TB_IFNAME_MAX];
+	struct netlink *nl;
+	struct tb_addr a;
+	unsigned ifindex, i;
+	int fd, rc;
+
+	testlib_enter_netns();
+	fd = create_tun("tb-acks", name, &ifindex);
+	nl = open_netlink();
+	a = addr("198.18.1.1/24");
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a, NULL, &err), 0);
+	netlink_batch_begin(nl);
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex,
+	    &(struct netlink_link_config){ .up = true }, &err), 0);
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a, NULL, &err), 0);
+	ck_assert_int_eq(netlink_batch_end(nl, &err), -EEXIST);
+	ck_assert_msg(strstr(err.text, "adding address 198.18.1.1/24") !=
+	    NULL, "%s", err.text);
+
+	/*
+	 * 70 requests take two writes; the 68th fails and those after it
+	 * still run.
+	 */
+	a = addr("198.18.1.1/24");
+	netlink_batch_begin(nl);
+	for (i = 0; i < 70; i++) {
+		if (i == 67)
+			rc = netlink_add_address(nl, ifindex, &a, NULL, &err);
+		else
+			rc = netlink_configure_link(nl, ifindex,
+			    &(struct netlink_link_config){ .mtu = 1300 + i },
+			    &err);
+		ck_assert_int_eq(rc, 0);
+	}
+	ck_assert_int_eq(netlink_batch_end(nl, &err), -EEXIST);
+	ck_assert_msg(strstr(err.text, "198.18.1.1/24") != NULL, "%s",
+	    err.text);
+	ck_assert_uint_eq(link_info("tb-acks").mtu, 1369);
+
+	/* The socket is still in step. */
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex,
+	    &(struct netlink_link_config){ .mtu = 1280 }, &err), 0);
+	ck_assert_uint_eq(link_info("tb-acks").mtu, 1280);
+	netlink_close(nl);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A batch can end with a read of the link, in the same write: the link as
+ * the batch left it, and the batch's first failure if it had one.
+ */
+START_TEST(netlink_batch_link)
+{
+	struct tb_error err = { 0 };
+	char name[TB_IFNAME_MAX];
+	struct netlink_link link;
+	struct netlink *nl;
+	struct tb_addr a = addr("198.18.2.1/24");
+	unsigned ifindex;
+	int fd;
+
+	testlib_enter_netns();
+	fd = create_tun("tb-read", name, &ifindex);
+	nl = open_netlink();
+	netlink_batch_begin(nl);
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex,
+	    &(struct netlink_link_config){ .mtu = 1420, .txqueuelen = 77,
+	    .up = true }, &err), 0);
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a, NULL, &err), 0);
+	ck_assert_msg(netlink_batch_end_link(nl, ifindex, &link, &err) == 0,
+	    "%s", err.text);
+	ck_assert_uint_eq(link.ifindex, ifindex);
+	ck_assert_str_eq(link.name, "tb-read");
+	ck_assert_uint_eq(link.mtu, 1420);
+	ck_assert_uint_eq(link.txqueuelen, 77);
+	ck_assert(link.is_tun);
+
+	/* A failure on the way is reported; the link is still read. */
+	netlink_batch_begin(nl);
+	ck_assert_int_eq(netlink_add_address(nl, ifindex, &a, NULL, &err), 0);
+	ck_assert_int_eq(netlink_configure_link(nl, ifindex,
+	    &(struct netlink_link_config){ .mtu = 1300 }, &err), 0);
+	ck_assert_int_eq(netlink_batch_end_link(nl, ifindex, &link, &err),
+	    -EEXIST);
+	ck_assert_msg(strstr(err.text, "adding address 198.18.2.1/24") !=
+	    NULL, "%s", err.text);
+	ck_assert_uint_eq(link.mtu, 1300);
+
+	/* A link that is gone (the last close deleted it) fails the read. */
+	close(fd);
+	netlink_batch_begin(nl);
+	ck_assert_int_eq(netlink_batch_end_link(nl, ifindex, &link, &err),
+	    -ENODEV);
+	ck_assert_msg(strstr(err.text, "reading back link ifindex") != NULL,
+	    "%s", err.text);
+	netlink_close(nl);
+}
+END_TEST
+
+/*
  * A link told to generate no IPv6 link-local address gets none when it
  * comes up, while one left alone gets its own.
  */
@@ -669,6 +776,8 @@ netlink_suite(void)
 	tcase_add_test(tc, netlink_errors);
 	tcase_add_test(tc, netlink_delete);
 	tcase_add_test(tc, netlink_batch);
+	tcase_add_test(tc, netlink_batch_acks);
+	tcase_add_test(tc, netlink_batch_link);
 	tcase_add_test(tc, netlink_no_link_local);
 	suite_add_tcase(s, tc);
 	return s;

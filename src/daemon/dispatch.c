@@ -375,14 +375,16 @@ wants_ipv6(const struct tb_create_request *req)
 
 /*
  * Applies the owner's label, link settings, addresses and routes to a
- * fresh device, in as few round trips as the kernel allows.  The label
+ * fresh device and reads it back into *link, in as few round trips as the
+ * kernel allows (one, unless the routes overflow a write).  The label
  * (interface alias) is how a restarted broker knows the device is its own
  * and whose it is.
  */
 static int
 configure_device(struct target *t, unsigned ifindex, uid_t uid,
     const struct tb_create_request *req, const struct netlink_link *bridge,
-    const struct pool_addresses *autos, struct tb_error *err)
+    const struct pool_addresses *autos, struct netlink_link *link,
+    struct tb_error *err)
 {
 	const struct tb_addr *partner = req->has_peer ? peer_partner(req) :
 	    NULL;
@@ -428,34 +430,33 @@ configure_device(struct target *t, unsigned ifindex, uid_t uid,
 		    err)) != 0)
 			goto fail;
 	}
-	return netlink_batch_end(t->nl, err);
+	return netlink_batch_end_link(t->nl, ifindex, link, err);
 fail:
 	netlink_batch_end(t->nl, &ignored);
 	return r;
 }
 
-/* Describes the device as the kernel has it now, for the reply. */
+/*
+ * Describes the device for the reply as link, read back from the kernel
+ * once configured, has it.
+ */
 static int
-describe_device(struct target *t, unsigned ifindex,
+describe_device(const struct netlink_link *link,
     const struct tb_create_request *req, const struct netlink_link *bridge,
     const struct pool_addresses *autos, struct tb_created_reply *rep,
     struct tb_error *err)
 {
-	struct netlink_link link;
 	size_t i;
-	int r;
 
-	if ((r = netlink_get_link(t->nl, ifindex, &link, err)) != 0)
-		return r;
-	rep->ifindex = ifindex;
+	rep->ifindex = link->ifindex;
 	rep->device_type = req->device_type;
-	rep->mtu = link.mtu;
-	rep->txqueuelen = link.txqueuelen;
-	if (req->device_type == TB_DEVICE_TAP && link.has_mac) {
-		memcpy(rep->mac, link.mac, TB_MAC_LEN);
+	rep->mtu = link->mtu;
+	rep->txqueuelen = link->txqueuelen;
+	if (req->device_type == TB_DEVICE_TAP && link->has_mac) {
+		memcpy(rep->mac, link->mac, TB_MAC_LEN);
 		rep->has_mac = true;
 	}
-	if (bridge != NULL && link.master == bridge->ifindex)
+	if (bridge != NULL && link->master == bridge->ifindex)
 		snprintf(rep->bridge, sizeof(rep->bridge), "%s", bridge->name);
 	else if (bridge != NULL)
 		return tb_error_set(err, -EIO, "device %s did not join bridge "
@@ -472,11 +473,11 @@ describe_device(struct target *t, unsigned ifindex,
 	    req->nroutes * sizeof(req->routes[0]));
 	rep->nroutes = req->nroutes;
 	/* Only the broker holds the queues yet: the kernel must count all. */
-	if (req->queues != 0 && (!link.has_queues ||
-	    link.queues != req->queues))
+	if (req->queues != 0 && (!link->has_queues ||
+	    link->queues != req->queues))
 		return tb_error_set(err, -EIO, "device %s has %u queues "
 		    "attached, not the %u made", rep->name,
-		    link.has_queues ? link.queues : 0, req->queues);
+		    link->has_queues ? link->queues : 0, req->queues);
 	/* IPv6 has no metric 0: the kernel gives such a route its default. */
 	for (i = 0; i < rep->nroutes; i++) {
 		if (rep->routes[i].dst.family == AF_INET6 &&
@@ -511,6 +512,7 @@ build_device(struct broker *b, struct target *t,
 		.gid = who->gid,
 	};
 	struct pool_addresses autos = { .n = 0 };
+	struct netlink_link link;
 	struct tb_error ignored;
 	unsigned ifindex = 0;
 	int r;
@@ -525,9 +527,8 @@ build_device(struct broker *b, struct target *t,
 	if ((r = take_pool_addresses(b, rule, pool_device_key(t->nsid, ifindex),
 	    req, &autos, err)) != 0 ||
 	    (r = configure_device(t, ifindex, who->uid, req, bridge, &autos,
-	    err)) != 0 ||
-	    (r = describe_device(t, ifindex, req, bridge, &autos, rep, err))
-	    != 0)
+	    &link, err)) != 0 ||
+	    (r = describe_device(&link, req, bridge, &autos, rep, err)) != 0)
 		goto fail;
 	if (t->nsid != LEASE_NSID_HOME) {
 		rep->has_netns = true;

@@ -42,6 +42,7 @@ struct netlink {
 	/* Between netlink_batch_begin() and _end(): requests not yet sent. */
 	bool batching;
 	size_t batch_len;
+	size_t batch_last;		/* offset of the last request */
 	unsigned batch_count;
 	uint32_t batch_first_seq;
 	char batch[NETLINK_BATCH_SIZE] __attribute__((aligned(8)));
@@ -185,42 +186,57 @@ netlink_fail(int rc, const char *step, const char *extack,
 
 /*
  * Sends the len bytes of requests at buf, whose sequence numbers run from
- * first for count requests, and reads an ack for each.  Messages that are
- * not acks of these (an ack of an earlier request whose caller gave up)
- * are skipped.  Returns 0 or the first failure, described with steps[i]
- * for the request at first + i.
+ * first for count requests, and reads until the last is answered.  Only
+ * the last asks for an ack (NLM_F_ACK): the kernel handles a write's
+ * requests in order and reports any that fails whether or not it was
+ * asked to, so a batch that works costs one read.  When link is not NULL
+ * the last request is an RTM_GETLINK, answered by the link itself, which
+ * goes to *link.  Messages that are not answers to these (an ack of an
+ * earlier request whose caller gave up) are skipped.  Returns 0 or the
+ * first failure, described with steps[i] for the request at first + i.
  */
 static int
 netlink_exchange(struct netlink *nl, const void *buf, size_t len,
     uint32_t first, unsigned count, char (*steps)[NETLINK_STEP_MAX],
-    struct tb_error *err)
+    struct netlink_link *link, struct tb_error *err)
 {
 	const char *extack = NULL;
 	const struct nlmsghdr *msg;
-	unsigned acked = 0;
+	const uint32_t last = count - 1;
+	bool answered = false;
 	int n, rc, result = 0;
 
 	if (mnl_socket_sendto(nl->sock, buf, len) == -1) {
 		rc = -errno;
 		return netlink_fail(rc, steps[0], NULL, err);
 	}
-	while (acked < count) {
+	while (!answered) {
 		n = (int)mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
 			rc = -errno;
 			return result != 0 ? result :
-			    netlink_fail(rc, steps[acked], NULL, err);
+			    netlink_fail(rc, steps[last], NULL, err);
 		}
 		for (msg = (const struct nlmsghdr *)nl->buf;
 		    mnl_nlmsg_ok(msg, n); msg = mnl_nlmsg_next(msg, &n)) {
 			uint32_t i = msg->nlmsg_seq - first;
 
-			if (i >= count || msg->nlmsg_pid != nl->portid ||
-			    msg->nlmsg_type != NLMSG_ERROR)
+			if (i >= count || msg->nlmsg_pid != nl->portid)
 				continue;
-			acked++;
+			if (msg->nlmsg_type != NLMSG_ERROR) {
+				if (i == last && link != NULL &&
+				    msg->nlmsg_type == RTM_NEWLINK) {
+					rc = netlink_parse_link(msg, link);
+					answered = true;
+					if (rc != 0 && result == 0)
+						result = netlink_fail(rc,
+						    steps[i], NULL, err);
+				}
+				continue;
+			}
+			answered = answered || i == last;
 			rc = netlink_parse_ack(msg, &extack);
 			if (rc != 0 && result == 0)
 				result = netlink_fail(rc, steps[i], extack,
@@ -230,16 +246,24 @@ netlink_exchange(struct netlink *nl, const void *buf, size_t len,
 	return result;
 }
 
-/* Sends the batch gathered so far and waits for its acks. */
+/*
+ * Sends the batch gathered so far, the last request asking for the ack,
+ * and reads what it answers (with link, as netlink_exchange()).
+ */
 static int
-netlink_batch_flush(struct netlink *nl, struct tb_error *err)
+netlink_batch_flush(struct netlink *nl, struct netlink_link *link,
+    struct tb_error *err)
 {
+	struct nlmsghdr *last;
 	int rc;
 
 	if (nl->batch_count == 0)
 		return 0;
+	last = (struct nlmsghdr *)(nl->batch + nl->batch_last);
+	if (link == NULL)
+		last->nlmsg_flags |= NLM_F_ACK;
 	rc = netlink_exchange(nl, nl->batch, nl->batch_len,
-	    nl->batch_first_seq, nl->batch_count, nl->steps, err);
+	    nl->batch_first_seq, nl->batch_count, nl->steps, link, err);
 	nl->batch_len = 0;
 	nl->batch_count = 0;
 	return rc;
@@ -256,46 +280,10 @@ netlink_batch_begin(struct netlink *nl)
 int
 netlink_batch_end(struct netlink *nl, struct tb_error *err)
 {
-	int rc = netlink_batch_flush(nl, err);
+	int rc = netlink_batch_flush(nl, NULL, err);
 
 	nl->batching = false;
 	return rc;
-}
-
-/*
- * Sends the request built in nl->buf and waits for its ack, or, inside a
- * batch, adds it to the batch (sending the batch first when it is full)
- * and returns 0: the batch's end reports how it went.  On failure, err
- * gets the sentence fmt describes, the errno text and the kernel's
- * explanation.
- */
-static int __attribute__((format(printf, 4, 5)))
-netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
-    struct tb_error *err, const char *fmt, ...)
-{
-	char step[1][NETLINK_STEP_MAX];
-	va_list ap;
-	int rc;
-
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	if (nl->batching && (nl->batch_count == NETLINK_BATCH_MAX ||
-	    nl->batch_len + nlh->nlmsg_len > sizeof(nl->batch)) &&
-	    (rc = netlink_batch_flush(nl, err)) != 0)
-		return rc;
-	nlh->nlmsg_seq = ++nl->seq;
-	va_start(ap, fmt);
-	vsnprintf(nl->batching ? nl->steps[nl->batch_count] : step[0],
-	    NETLINK_STEP_MAX, fmt, ap);
-	va_end(ap);
-	if (!nl->batching)
-		return netlink_exchange(nl, nlh, nlh->nlmsg_len, nl->seq, 1,
-		    step, err);
-	if (nl->batch_count == 0)
-		nl->batch_first_seq = nl->seq;
-	memcpy(nl->batch + nl->batch_len, nlh, nlh->nlmsg_len);
-	nl->batch_len += MNL_ALIGN(nlh->nlmsg_len);
-	nl->batch_count++;
-	return 0;
 }
 
 /* Link messages carry the index as an int; 0 would mean "by name". */
@@ -319,6 +307,66 @@ netlink_link_request(struct netlink *nl, uint16_t type, unsigned ifindex)
 	ifi->ifi_index = (int)ifindex;
 	return nlh;
 }
+
+/*
+ * Sends the request built in nl->buf and waits for its ack, or, inside a
+ * batch, adds it to the batch (sending the batch first when it is full)
+ * and returns 0: the batch's end reports how it went.  On failure, err
+ * gets the sentence fmt describes, the errno text and the kernel's
+ * explanation.
+ */
+static int __attribute__((format(printf, 4, 5)))
+netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
+    struct tb_error *err, const char *fmt, ...)
+{
+	char step[1][NETLINK_STEP_MAX];
+	va_list ap;
+	int rc;
+
+	if (nl->batching && (nl->batch_count == NETLINK_BATCH_MAX ||
+	    nl->batch_len + nlh->nlmsg_len > sizeof(nl->batch)) &&
+	    (rc = netlink_batch_flush(nl, NULL, err)) != 0)
+		return rc;
+	nlh->nlmsg_flags |= NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++nl->seq;
+	va_start(ap, fmt);
+	vsnprintf(nl->batching ? nl->steps[nl->batch_count] : step[0],
+	    NETLINK_STEP_MAX, fmt, ap);
+	va_end(ap);
+	if (!nl->batching) {
+		nlh->nlmsg_flags |= NLM_F_ACK;
+		return netlink_exchange(nl, nlh, nlh->nlmsg_len, nl->seq, 1,
+		    step, NULL, err);
+	}
+	if (nl->batch_count == 0)
+		nl->batch_first_seq = nl->seq;
+	nl->batch_last = nl->batch_len;
+	memcpy(nl->batch + nl->batch_len, nlh, nlh->nlmsg_len);
+	nl->batch_len += MNL_ALIGN(nlh->nlmsg_len);
+	nl->batch_count++;
+	return 0;
+}
+
+int
+netlink_batch_end_link(struct netlink *nl, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err)
+{
+	int rc;
+
+	memset(link, 0, sizeof(*link));
+	if (!netlink_ifindex_valid(ifindex)) {
+		netlink_batch_end(nl, err);
+		return tb_error_set(err, -EINVAL,
+		    "reading ifindex %u: invalid ifindex", ifindex);
+	}
+	rc = netlink_request(nl, netlink_link_request(nl, RTM_GETLINK,
+	    ifindex), err, "reading back link ifindex %u", ifindex);
+	if (rc == 0)
+		rc = netlink_batch_flush(nl, link, err);
+	nl->batching = false;
+	return rc;
+}
+
 
 /* Starts an RTM_NEWROUTE to dst through ifindex in nl->buf. */
 static struct nlmsghdr *

@@ -19,6 +19,7 @@
 
 /* One NETLINK_ROUTE socket in the namespace of the caller at open time. */
 struct netlink;
+struct netlink_link;
 
 /* Opens a handle; *out is NULL on failure.  The socket is SOCK_CLOEXEC. */
 int netlink_open(struct netlink **out, struct tb_error *err);
@@ -38,12 +39,24 @@ void netlink_close(struct netlink *nl);
  * Between these two, the requests that change things (configure, add an
  * address or a route, delete) are not sent one by one: they go to the
  * kernel in as few writes as fit, which handles them in order, and
- * netlink_batch_end() waits for every ack and returns the first failure,
- * naming its step.  Each call inside the batch returns 0 unless sending
- * a full batch failed.  Reads (netlink_get_link...) are not batched.
+ * netlink_batch_end() waits until the kernel has handled them all and
+ * returns the first failure, naming its step.  Only the last request of
+ * each write asks for an ack; the kernel reports a failure without being
+ * asked.  Each call inside the batch returns 0 unless sending a full batch
+ * failed.  Reads (netlink_get_link...) are not batched, except the one
+ * netlink_batch_end_link() ends a batch with.
  */
 void netlink_batch_begin(struct netlink *nl);
 int netlink_batch_end(struct netlink *nl, struct tb_error *err);
+
+/*
+ * netlink_batch_end() with an RTM_GETLINK of ifindex as the batch's last
+ * request, in the same write: *link is the link as the kernel has it once
+ * the batch is done.  Returns 0 or the first failure, as
+ * netlink_batch_end().
+ */
+int netlink_batch_end_link(struct netlink *nl, unsigned ifindex,
+    struct netlink_link *link, struct tb_error *err);
 
 /*
  * Adds an address to the link ifindex.
