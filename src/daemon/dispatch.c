@@ -135,29 +135,22 @@ validate_routes(const struct tb_create_request *req, struct tb_error *err)
 }
 
 /*
- * Checks what the kernel would refuse late, so that we refuse it early,
- * and refuses a name that is already an interface even before TUNSETIFF
- * (whose IFF_TUN_EXCL stays the guard against a race).
+ * Checks what the kernel would refuse late, so that we refuse it early.
+ * A name that is already an interface is left to TUNSETIFF, whose
+ * IFF_TUN_EXCL refuses it without a race (and build_device() says which
+ * interface has it).
  */
 static int
-validate_create(struct broker *b, const struct tb_create_request *req,
-    struct tb_error *err)
+validate_create(const struct tb_create_request *req, struct tb_error *err)
 {
 	char text[TB_ADDR_TEXT_MAX];
 	struct tb_error why;
-	unsigned ifindex;
 	size_t i;
 	int r;
 
-	if (req->name[0] != '\0') {
-		if ((r = policy_check_name(req->name, err)) != 0)
-			return r;
-		if (!req->has_netns && strstr(req->name, "%d") == NULL &&
-		    netlink_ifindex(b->nl, req->name, &ifindex, &why) == 0)
-			return tb_error_set(err, -EEXIST,
-			    "name %s is taken: an interface of that name exists "
-			    "(ifindex %u)", req->name, ifindex);
-	}
+	if (req->name[0] != '\0' &&
+	    (r = policy_check_name(req->name, err)) != 0)
+		return r;
 	if (req->mtu != 0 && (req->mtu < MTU_MIN || req->mtu > MTU_MAX))
 		return tb_error_set(err, -EINVAL,
 		    "mtu %u is outside %u to %u", req->mtu, MTU_MIN, MTU_MAX);
@@ -520,8 +513,18 @@ build_device(struct broker *b, struct target *t,
 	memcpy(fds, t->fds, sizeof(t->fds));
 	for (r = 0; r < TB_MAX_QUEUES; r++)
 		t->fds[r] = -1;
-	if ((r = tun_create(&spec, fds, rep->name, err)) != 0)
+	if ((r = tun_create(&spec, fds, rep->name, err)) != 0) {
+		unsigned taken;
+
+		/* IFF_TUN_EXCL refused a name that exists: say which. */
+		if (r == -EBUSY && spec.name != NULL &&
+		    strchr(spec.name, '%') == NULL &&
+		    netlink_ifindex(t->nl, spec.name, &taken, &ignored) == 0)
+			r = tb_error_set(err, -EEXIST, "name %s is taken: an "
+			    "interface of that name exists (ifindex %u)",
+			    spec.name, taken);
 		return r;
+	}
 	if ((r = netlink_ifindex(t->nl, rep->name, &ifindex, err)) != 0)
 		goto fail;
 	if ((r = take_pool_addresses(b, rule, pool_device_key(t->nsid, ifindex),
@@ -634,7 +637,7 @@ create_device(struct broker *b, const struct peer_identity *who,
 	int netns_fd = req->has_netns ? msg_fds[0] : -1, r;
 
 	if ((r = resolve_netns(b, who, &req, &local, netns_fd, &id,
-	    err)) != 0 || (r = validate_create(b, req, err)) != 0)
+	    err)) != 0 || (r = validate_create(req, err)) != 0)
 		goto out;
 	r = policy_check_create_rule(&b->config, who, req,
 	    lease_table_count_uid(b->leases, who->uid), &rule, err);

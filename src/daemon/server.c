@@ -65,6 +65,7 @@ struct peer {
 	unsigned idle_s;	/* the timeout idle_ev was armed with */
 	unsigned releases;	/* its entries in server->releases */
 	bool reading;		/* ev is armed */
+	bool netns_read;	/* who.netns was looked up */
 	struct peer_identity who;
 };
 
@@ -129,8 +130,6 @@ peer_identify(int fd, struct peer_identity *who)
 	}
 	who->groups = groups;
 	who->ngroups = len / sizeof(gid_t);
-	/* Without it only the namespace's owner can vouch for a netns. */
-	who->has_netns = netns_of_socket(fd, &who->netns) == 0;
 	return 0;
 }
 
@@ -245,6 +244,16 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		tb_close_fds(fds, nfds);
 		peer_free(p);
 		return;
+	}
+	/*
+	 * Only a request naming a namespace carries a descriptor: the
+	 * connection's own namespace is read for the first such, rather than
+	 * for every connection.  Without it only the namespace's owner can
+	 * vouch for a netns.
+	 */
+	if (nfds > 0 && !p->netns_read) {
+		p->who.has_netns = netns_of_socket(fd, &p->who.netns) == 0;
+		p->netns_read = true;
 	}
 	limit = server_limits(s)->message_size;
 	if (n < 0) {
@@ -461,6 +470,12 @@ server_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	log_debug("uid=%u gid=%u pid=%d connected", (unsigned)p->who.uid,
 	    (unsigned)p->who.gid, (int)p->who.pid);
+	/*
+	 * A client sends its request as soon as it has connected: read it
+	 * now rather than after another turn of the loop.  (p may be gone
+	 * after this.)
+	 */
+	peer_read(fd, EV_READ, p);
 }
 
 /* Creates each missing directory above path with mode 0755. */
