@@ -1,6 +1,8 @@
 /*
  * bench/grant: the time from asking for a configured TUN device to holding
- * its descriptor, through tunbrokerd, against in the same run
+ * its descriptor, through tunbrokerd (on an established connection, as a
+ * library client asks, and on a connection made for the one request, as
+ * `tunctl request` does), against in the same run
  *   (a) the limit: the same creation and configuration done with raw
  *       system calls (TUNSETIFF, TUNSETOWNER, rtnetlink) by a helper
  *       process that passes the descriptor back over a socketpair,
@@ -68,6 +70,7 @@ static const char *const method_names[NMETHODS] = {
 };
 
 struct options {
+	bool run[NMETHODS];	/* the methods measured (--methods) */
 	unsigned sequential;	/* requests per method, one client */
 	unsigned per_client;	/* requests per concurrent client */
 	unsigned rounds;	/* concurrent rounds */
@@ -272,16 +275,21 @@ release_batch(int nl, struct held *h, unsigned n)
  * connection.
  */
 
+/*
+ * Device number i through the broker: on conn, an established connection
+ * (as (a)'s socketpair is), or with conn NULL on a connection of its own,
+ * made in the timed section and closed after it.
+ */
 static double
-grant_broker(const struct context *ctx, unsigned i, struct held *h,
-    double *t_connect)
+grant_broker(const struct context *ctx, struct tunclient_conn *conn,
+    unsigned i, struct held *h)
 {
+	struct tunclient_conn *fresh = NULL;
 	struct tunclient_request *req;
 	struct tunclient_lease *lease;
-	struct tunclient_conn *conn;
 	char name[IFNAMSIZ], cidr[32];
 	struct in_addr addr;
-	double t0, t1, t2;
+	double t0, t1;
 	int rc;
 
 	device_params(i, name, &addr);
@@ -292,22 +300,35 @@ grant_broker(const struct context *ctx, unsigned i, struct held *h,
 	    (rc = tunclient_request_set_mtu(req, MTU)) != 0)
 		die_rc("building a request", rc);
 	t0 = now_ms();
-	if ((rc = tunclient_connect(ctx->socket_path, &conn)) != 0)
+	if (conn == NULL &&
+	    (rc = tunclient_connect(ctx->socket_path, &fresh)) != 0)
 		die_rc("tunclient_connect", rc);
-	t1 = now_ms();
-	if ((rc = tunclient_request(conn, req, &lease)) != 0) {
+	if ((rc = tunclient_request(conn != NULL ? conn : fresh, req,
+	    &lease)) != 0) {
 		fprintf(stderr, "grant: %s: %s\n", name,
-		    tunclient_conn_error(conn));
+		    tunclient_conn_error(conn != NULL ? conn : fresh));
 		die_rc("tunclient_request", rc);
 	}
-	t2 = now_ms();
+	t1 = now_ms();
 	h->ifindex = tunclient_lease_ifindex(lease);
 	h->fd = tunclient_lease_take_fd(lease, 0);
 	tunclient_lease_free(lease);
-	tunclient_close(conn);
+	if (fresh != NULL)
+		tunclient_close(fresh);
 	tunclient_request_free(req);
-	*t_connect = t2 - t0;
-	return t2 - t1;
+	return t1 - t0;
+}
+
+/* An established connection to the broker. */
+static struct tunclient_conn *
+broker_connect(const struct context *ctx)
+{
+	struct tunclient_conn *conn;
+	int rc;
+
+	if ((rc = tunclient_connect(ctx->socket_path, &conn)) != 0)
+		die_rc("tunclient_connect", rc);
+	return conn;
 }
 
 /*
@@ -517,24 +538,28 @@ struct samples {
 
 /*
  * One client's run of count requests of method m from device number
- * first on: times into t (and tc, the broker's with connect), deleting
- * the devices untimed every BATCH and at the end.
+ * first on: times into t, deleting the devices untimed every BATCH and at
+ * the end.
  */
 static void
 client_run(const struct context *ctx, enum method m, unsigned first,
-    unsigned count, double *t, double *tc, int nl)
+    unsigned count, double *t, int nl)
 {
 	static struct held held[BATCH];
+	struct tunclient_conn *conn = NULL;
 	unsigned i, n = 0;
 	pid_t helper = 0;
 	int sock = -1;
 
 	if (m == LIMIT)
 		sock = limit_start(&helper);
+	if (m == BROKER)
+		conn = broker_connect(ctx);
 	for (i = 0; i < count; i++) {
 		switch (m) {
 		case BROKER:
-			t[i] = grant_broker(ctx, first + i, &held[n], &tc[i]);
+		case BROKER_CONNECT:
+			t[i] = grant_broker(ctx, conn, first + i, &held[n]);
 			break;
 		case LIMIT:
 			t[i] = grant_limit(sock, first + i, &held[n]);
@@ -557,6 +582,8 @@ client_run(const struct context *ctx, enum method m, unsigned first,
 		close(sock);
 		waitpid(helper, NULL, 0);
 	}
+	if (conn != NULL)
+		tunclient_close(conn);
 }
 
 static void
@@ -576,21 +603,20 @@ add_samples(struct samples *s, const double *v, size_t n)
  */
 static void
 concurrent_round(const struct context *ctx, enum method m, unsigned first,
-    unsigned per_client, struct samples *s, struct samples *sc)
+    unsigned per_client, struct samples *s)
 {
 	size_t n = (size_t)CLIENTS * per_client;
-	double *t, *tc, wall;
+	double *t, wall;
 	unsigned *ifindex;
 	int start[2], done[2], finish[2], nl, c;
 	pid_t pids[CLIENTS];
 	char b;
 
-	t = mmap(NULL, n * sizeof(double) * 2 + n * sizeof(unsigned),
+	t = mmap(NULL, n * sizeof(double) + n * sizeof(unsigned),
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (t == MAP_FAILED)
 		die("mmap");
-	tc = t + n;
-	ifindex = (unsigned *)(tc + n);
+	ifindex = (unsigned *)(t + n);
 	if (pipe2(start, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0 ||
 	    pipe2(finish, O_CLOEXEC) < 0)
 		die("pipe");
@@ -600,6 +626,7 @@ concurrent_round(const struct context *ctx, enum method m, unsigned first,
 			die("fork");
 		if (pids[c] == 0) {
 			struct held h[64];
+			struct tunclient_conn *conn = NULL;
 			unsigned j, base = (unsigned)c * per_client;
 			pid_t helper = 0;
 			int sock = -1;
@@ -609,6 +636,8 @@ concurrent_round(const struct context *ctx, enum method m, unsigned first,
 			close(finish[1]);
 			if (m == LIMIT)
 				sock = limit_start(&helper);
+			if (m == BROKER)
+				conn = broker_connect(ctx);
 			/* Everyone starts together. */
 			if (read(start[0], &b, 1) < 0)
 				_exit(1);
@@ -617,8 +646,9 @@ concurrent_round(const struct context *ctx, enum method m, unsigned first,
 
 				switch (m) {
 				case BROKER:
-					t[base + j] = grant_broker(ctx, dev,
-					    &h[j], &tc[base + j]);
+				case BROKER_CONNECT:
+					t[base + j] = grant_broker(ctx, conn,
+					    dev, &h[j]);
 					break;
 				case LIMIT:
 					t[base + j] = grant_limit(sock, dev,
@@ -646,6 +676,8 @@ concurrent_round(const struct context *ctx, enum method m, unsigned first,
 				close(sock);
 				waitpid(helper, NULL, 0);
 			}
+			if (conn != NULL)
+				tunclient_close(conn);
 			_exit(0);
 		}
 	}
@@ -670,9 +702,7 @@ concurrent_round(const struct context *ctx, enum method m, unsigned first,
 		waitpid(pids[c], NULL, 0);
 	close(done[0]);
 	add_samples(s, t, n);
-	if (sc != NULL)
-		add_samples(sc, tc, n);
-	munmap(t, n * sizeof(double) * 2 + n * sizeof(unsigned));
+	munmap(t, n * sizeof(double) + n * sizeof(unsigned));
 }
 
 static int
@@ -697,7 +727,7 @@ quantile(struct samples *s, double q)
 }
 
 static void
-report(const char *mode, struct samples *s, bool have_qemu)
+report(const char *mode, struct samples *s, const bool *run, bool have_qemu)
 {
 	double p50[NMETHODS], p99[NMETHODS];
 	int m;
@@ -708,8 +738,12 @@ report(const char *mode, struct samples *s, bool have_qemu)
 	}
 	for (m = 0; m < NMETHODS; m++) {
 		printf("%-10s %-26s ", mode, method_names[m]);
-		if (m == QEMU && !have_qemu) {
+		if (m == QEMU && run[m] && !have_qemu) {
 			printf("%8s %8s  not installed\n", "-", "-");
+			continue;
+		}
+		if (!run[m]) {
+			printf("%8s %8s  not measured (--methods)\n", "-", "-");
 			continue;
 		}
 		printf("%8.3f %8.3f %6zu", p50[m], p99[m], s[m].n);
@@ -818,14 +852,48 @@ broker_start(const char *daemon, const char *dir, char *socket_path,
 	exit(1);
 }
 
+/*
+ * Reads --methods: a comma-separated list of connect, a, b and c, the
+ * methods measured besides the broker on an established connection.
+ */
+static int
+parse_methods(const char *list, bool *run)
+{
+	static const char *const names[] = { "connect", "a", "b", "c" };
+	static const enum method methods[] = { BROKER_CONNECT, LIMIT,
+	    IPROUTE, QEMU };
+	const char *p = list;
+	size_t i, len;
+
+	for (i = 0; i < 4; i++)
+		run[methods[i]] = false;
+	while (*p != '\0') {
+		len = strcspn(p, ",");
+		for (i = 0; i < 4; i++) {
+			if (len == strlen(names[i]) &&
+			    strncmp(p, names[i], len) == 0)
+				break;
+		}
+		if (i == 4)
+			return -1;
+		run[methods[i]] = true;
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return -1;
+	}
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: grant [--sequential N] [--per-client M] "
-	    "[--rounds R] [TUNBROKERD]\n"
+	    "[--rounds R] [--methods LIST] [TUNBROKERD]\n"
 	    "  --sequential N  requests per method, one client (default 1000)\n"
 	    "  --per-client M  requests per client, 64 clients (default 8)\n"
 	    "  --rounds R      concurrent rounds per method (default 4)\n"
+	    "  --methods LIST  the methods besides the broker, of "
+	    "connect,a,b,c (default all)\n"
 	    "  TUNBROKERD      the daemon to run (default $TUNBROKERD, else "
 	    "./tunbrokerd)\n");
 }
@@ -837,21 +905,23 @@ main(int argc, char **argv)
 		{ "sequential", required_argument, NULL, 's' },
 		{ "per-client", required_argument, NULL, 'm' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "methods", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct options o = { .sequential = 1000, .per_client = 8,
-	    .rounds = 4 };
+	struct options o = { .run = { true, true, true, true, true },
+	    .sequential = 1000, .per_client = 8, .rounds = 4 };
 	struct samples seq[NMETHODS] = { { 0 } }, conc[NMETHODS] = { { 0 } };
 	char dir[] = "/tmp/tunbroker-grant.XXXXXX", socket_path[256];
 	const char *daemon = getenv("TUNBROKERD");
 	struct context ctx = { .socket_path = socket_path };
-	unsigned next = 0, r, chunk;
-	double *t, *tc;
+	unsigned next = 0, r, chunk, k;
+	double *t;
 	pid_t broker;
 	int c, nl, m;
 
-	while ((c = getopt_long(argc, argv, "s:m:r:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:r:M:h", longopts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 's':
 			o.sequential = (unsigned)strtoul(optarg, NULL, 10);
@@ -861,6 +931,14 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			o.rounds = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			if (parse_methods(optarg, o.run) != 0) {
+				fprintf(stderr, "grant: --methods %s: a list of "
+				    "connect, a, b and c, such as a,c\n",
+				    optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -904,38 +982,36 @@ main(int argc, char **argv)
 
 	/*
 	 * Sequential: the methods take turns a batch at a time, so that
-	 * drift in the machine falls on all of them alike.
+	 * drift in the machine falls on all of them alike, and each batch
+	 * starts the turn one method later, so that none always follows the
+	 * same one (and the teardown that one leaves to the kernel).
 	 */
-	t = calloc(BATCH, sizeof(*t));
-	tc = calloc(BATCH, sizeof(*tc));
-	if (t == NULL || tc == NULL)
+	if ((t = calloc(BATCH, sizeof(*t))) == NULL)
 		die("calloc");
-	for (r = 0; r < o.sequential; r += chunk) {
+	for (r = 0, k = 0; r < o.sequential; r += chunk, k++) {
 		chunk = o.sequential - r < BATCH ? o.sequential - r : BATCH;
-		for (m = 0; m < NMETHODS; m++) {
-			if (m == BROKER_CONNECT || (m == QEMU && !ctx.have_qemu))
+		for (c = 0; c < NMETHODS; c++) {
+			m = (int)((k + (unsigned)c) % NMETHODS);
+			if (!o.run[m] || (m == QEMU && !ctx.have_qemu))
 				continue;
-			client_run(&ctx, (enum method)m, next, chunk, t, tc,
-			    nl);
+			client_run(&ctx, (enum method)m, next, chunk, t, nl);
 			next += chunk;
 			add_samples(&seq[m], t, chunk);
-			if (m == BROKER)
-				add_samples(&seq[BROKER_CONNECT], tc, chunk);
 		}
 	}
-	report("sequential", seq, ctx.have_qemu);
+	report("sequential", seq, o.run, ctx.have_qemu);
 
 	for (r = 0; r < o.rounds; r++) {
-		for (m = 0; m < NMETHODS; m++) {
-			if (m == BROKER_CONNECT || (m == QEMU && !ctx.have_qemu))
+		for (c = 0; c < NMETHODS; c++) {
+			m = (int)((r + (unsigned)c) % NMETHODS);
+			if (!o.run[m] || (m == QEMU && !ctx.have_qemu))
 				continue;
 			concurrent_round(&ctx, (enum method)m, next,
-			    o.per_client, &conc[m],
-			    m == BROKER ? &conc[BROKER_CONNECT] : NULL);
+			    o.per_client, &conc[m]);
 			next += CLIENTS * o.per_client;
 		}
 	}
-	report("concurrent", conc, ctx.have_qemu);
+	report("concurrent", conc, o.run, ctx.have_qemu);
 
 	kill(broker, SIGTERM);
 	waitpid(broker, NULL, 0);
