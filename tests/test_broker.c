@@ -165,8 +165,7 @@ START_TEST(grant_configures_device)
 	ck_assert(netinfo_link_has_address(&link, "2001:db8::1/64"));
 
 	/* One grant line naming the client. */
-	log = testlib_read_file(b.log_path);
-	ck_assert_ptr_nonnull(strstr(log, "grant uid=65534 pid="));
+	log = testlib_broker_log_with(&b, "grant uid=65534 pid=");
 	ck_assert_ptr_nonnull(strstr(log, "create tun0"));
 	free(log);
 

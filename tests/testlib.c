@@ -371,6 +371,24 @@ testlib_broker_reload(struct testlib_broker *b)
 	ck_abort_msg("the broker did not reload");
 }
 
+char *
+testlib_broker_log_with(struct testlib_broker *b, const char *needle)
+{
+	char *log = NULL;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		free(log);
+		log = testlib_read_file(b->log_path);
+		if (log != NULL && strstr(log, needle) != NULL)
+			return log;
+		usleep(10 * 1000);
+	}
+	ck_abort_msg("no \"%s\" in the broker's log:\n%s", needle,
+	    log != NULL ? log : "(unreadable)");
+	return NULL;
+}
+
 bool
 testlib_broker_alive(struct testlib_broker *b)
 {

@@ -87,6 +87,13 @@ void testlib_broker_relaunch(struct testlib_broker *b);
  */
 void testlib_broker_reload(struct testlib_broker *b);
 
+/*
+ * The broker's log once it holds needle, waiting up to 5 s: a grant is
+ * logged just after its reply is sent.  Fails the test, with the log, if
+ * needle never comes.  The caller frees the text.
+ */
+char *testlib_broker_log_with(struct testlib_broker *b, const char *needle);
+
 /* True while the broker process has not exited. */
 bool testlib_broker_alive(struct testlib_broker *b);
 

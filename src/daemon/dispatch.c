@@ -705,7 +705,9 @@ handle_create(struct broker *b, const struct peer_identity *who,
 		snprintf(netns, sizeof(netns), " netns=%llu:%llu",
 		    (unsigned long long)rep.netns.dev,
 		    (unsigned long long)rep.netns.ino);
-	log_client(LOG_INFO, who, rep.name, "grant",
+	snprintf(reply->grant_device, sizeof(reply->grant_device), "%s",
+	    rep.name);
+	snprintf(reply->grant_log, sizeof(reply->grant_log),
 	    "grant uid=%u pid=%d create %s type=%s ifindex=%u addresses=%s "
 	    "mtu=%u%s%s%s%s queues=%u%s%s", (unsigned)who->uid, (int)who->pid,
 	    rep.name, rep.device_type == TB_DEVICE_TAP ? "tap" : "tun",
@@ -714,6 +716,15 @@ handle_create(struct broker *b, const struct peer_identity *who,
 	    rep.mtu, rep.has_mac ? " mac=" : "", rep.has_mac ? mac : "",
 	    rep.bridge[0] != '\0' ? " bridge=" : "", rep.bridge,
 	    rep.fd_count, vnet, netns);
+}
+
+void
+dispatch_reply_sent(const struct peer_identity *who,
+    const struct reply *reply)
+{
+	if (reply->grant_log[0] != '\0')
+		log_client(LOG_INFO, who, reply->grant_device, "grant", "%s",
+		    reply->grant_log);
 }
 
 static void

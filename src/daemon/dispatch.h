@@ -44,6 +44,13 @@ struct reply {
 	 */
 	unsigned release_ifindex;
 	char release_name[TB_IFNAME_MAX];
+	/*
+	 * A grant's log line and its device ("" for none), written by
+	 * dispatch_reply_sent() once the reply is on its way: the client
+	 * does not wait for the log.
+	 */
+	char grant_log[1024];
+	char grant_device[TB_IFNAME_MAX];
 };
 
 /*
@@ -53,6 +60,10 @@ struct reply {
  */
 void dispatch_message(struct broker *b, const struct peer_identity *who,
     const struct tb_msg *msg, const int *fds, struct reply *reply);
+
+/* Logs what reply, now sent to who, granted (if anything). */
+void dispatch_reply_sent(const struct peer_identity *who,
+    const struct reply *reply);
 
 /*
  * The reply to a message that failed to parse with err: an ERROR that

@@ -187,6 +187,7 @@ peer_send(struct peer *p, struct reply *reply)
 		    (unsigned)p->who.uid, (int)p->who.pid, strerror(-r));
 		return false;
 	}
+	dispatch_reply_sent(&p->who, reply);
 	return true;
 }
 
