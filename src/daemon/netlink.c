@@ -351,6 +351,7 @@ int
 netlink_batch_end_link(struct netlink *nl, unsigned ifindex,
     struct netlink_link *link, struct tb_error *err)
 {
+	struct nlmsghdr *nlh;
 	int rc;
 
 	memset(link, 0, sizeof(*link));
@@ -359,8 +360,11 @@ netlink_batch_end_link(struct netlink *nl, unsigned ifindex,
 		return tb_error_set(err, -EINVAL,
 		    "reading ifindex %u: invalid ifindex", ifindex);
 	}
-	rc = netlink_request(nl, netlink_link_request(nl, RTM_GETLINK,
-	    ifindex), err, "reading back link ifindex %u", ifindex);
+	nlh = netlink_link_request(nl, RTM_GETLINK, ifindex);
+	/* Counters are all we do not read, and summing them costs. */
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	rc = netlink_request(nl, nlh, err, "reading back link ifindex %u",
+	    ifindex);
 	if (rc == 0)
 		rc = netlink_batch_flush(nl, link, err);
 	nl->batching = false;
@@ -803,6 +807,7 @@ netlink_get_links(struct netlink *nl, int nsid, unsigned ifindex,
 	ifi->ifi_index = (int)ifindex;
 	if (name != NULL)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	if (nsid >= 0)
 		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
 	rc = netlink_dump(nl, nlh, seq, netlink_each_link,
