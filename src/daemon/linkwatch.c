@@ -589,16 +589,34 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
  * the kernel reports).  A single-queue device there cannot be probed from
  * here, so one left persistent lives until its namespace does.
  */
+/*
+ * The ifindex a link notification is about (0 if it is too short), read
+ * before its attributes: most notifications are about devices that are
+ * not leased, and are dropped without being parsed.
+ */
+static unsigned
+link_message_ifindex(const struct nlmsghdr *msg)
+{
+	const struct ifinfomsg *ifi;
+
+	if (msg->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
+		return 0;
+	ifi = mnl_nlmsg_get_payload(msg);
+	return ifi->ifi_index > 0 ? (unsigned)ifi->ifi_index : 0;
+}
+
 static void
 linkwatch_foreign_event(struct linkwatch *lw, const struct nlmsghdr *msg,
     int nsid)
 {
 	struct netlink_link link;
 	const struct lease *l;
+	unsigned ifindex = link_message_ifindex(msg);
 	int r;
 
-	if (netlink_parse_link(msg, &link) != 0 ||
-	    (l = lease_table_find_ns(lw->leases, nsid, link.ifindex)) == NULL)
+	if (ifindex == 0 ||
+	    (l = lease_table_find_ns(lw->leases, nsid, ifindex)) == NULL ||
+	    netlink_parse_link(msg, &link) != 0)
 		return;
 	if (msg->nlmsg_type == RTM_DELLINK) {
 		log_info("lease uid=%u %s ifindex=%u nsid=%d: ended, device "
@@ -650,11 +668,12 @@ linkwatch_link_event(struct linkwatch *lw, const struct nlmsghdr *msg)
 {
 	struct netlink_link link;
 	const struct lease *l;
+	unsigned ifindex = link_message_ifindex(msg);
 	int probe_fd;
 
-	if (netlink_parse_link(msg, &link) != 0 ||
-	    (l = lease_table_find_by_ifindex(lw->leases, link.ifindex)) ==
-	    NULL)
+	if (ifindex == 0 ||
+	    (l = lease_table_find_by_ifindex(lw->leases, ifindex)) == NULL ||
+	    netlink_parse_link(msg, &link) != 0)
 		return;
 	if (msg->nlmsg_type == RTM_DELLINK) {
 		log_info("lease uid=%u %s ifindex=%u: ended, device deleted",
