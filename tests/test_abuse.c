@@ -561,6 +561,7 @@ raw_send(int fd, const void *buf, size_t len, const int *fds, size_t nfds)
 		mh.msg_control = control;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		cmsg = CMSG_FIRSTHDR(&mh);
+		ck_assert_ptr_nonnull(cmsg);
 		cmsg->cmsg_level = SOL_SOCKET;
 		cmsg->cmsg_type = SCM_RIGHTS;
 		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
