@@ -584,12 +584,6 @@ linkwatch_sync(struct linkwatch *lw, struct tb_error *err)
 }
 
 /*
- * A link notification from the client's namespace nsid: follow deletions,
- * renames, and abandonment of a multi-queue device (whose queue counts
- * the kernel reports).  A single-queue device there cannot be probed from
- * here, so one left persistent lives until its namespace does.
- */
-/*
  * The ifindex a link notification is about (0 if it is too short), read
  * before its attributes: most notifications are about devices that are
  * not leased, and are dropped without being parsed.
@@ -605,6 +599,12 @@ link_message_ifindex(const struct nlmsghdr *msg)
 	return ifi->ifi_index > 0 ? (unsigned)ifi->ifi_index : 0;
 }
 
+/*
+ * A link notification from the client's namespace nsid: follow deletions,
+ * renames, and abandonment of a multi-queue device (whose queue counts
+ * the kernel reports).  A single-queue device there cannot be probed from
+ * here, so one left persistent lives until its namespace does.
+ */
 static void
 linkwatch_foreign_event(struct linkwatch *lw, const struct nlmsghdr *msg,
     int nsid)
