@@ -79,11 +79,15 @@ log=$dir/broker.log
 broker_pid=
 echo_pid=
 
-# True while PID runs (a zombie waiting for "wait" does not count).
+# True while PID runs (a zombie waiting for "wait" does not count).  One
+# read of /proc/PID/stat: checking that PID exists first and reading its
+# state after races with this shell reaping it in between.
 running()
 {
-	kill -0 "$1" 2>/dev/null &&
-	    [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	[ -n "$state" ] && [ "$state" != Z ]
 }
 
 # wait_exit PID SECONDS: waits for a child of this shell, killing it and its

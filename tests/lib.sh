@@ -248,12 +248,16 @@ tb_begin()
 	ip link set lo up || bail_out "cannot bring lo up in the namespace"
 }
 
-# True while PID runs: exists and is not a zombie waiting to be reaped.
+# tb_alive PID: whether PID runs (a zombie does not).  One read of
+# /proc/PID/stat answers both questions: checking that the process exists
+# first and reading its state after raced with this shell reaping it in
+# between, which then looked like a process that runs.
 tb_alive()
 {
-	kill -0 "$1" 2>/dev/null || return 1
-	tb_state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ "$tb_state" != Z ]
+	tb_stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	tb_state=${tb_stat##*) }
+	tb_state=${tb_state%% *}
+	[ -n "$tb_state" ] && [ "$tb_state" != Z ]
 }
 
 tb_forget_pid()
@@ -273,6 +277,10 @@ tb_wait_exit()
 	done
 	tb_forget_pid "$1"
 	if tb_alive "$1"; then
+		# What it was doing, for the failure that follows.
+		diag "pid $1 still running after $2 s:" \
+		    "$(ps -o pid=,stat=,wchan:32=,comm=,args= -p "$1" 2>&1)" \
+		    "$(cat "/proc/$1/stack" 2>/dev/null)"
 		kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
 		wait "$1" 2>/dev/null
 		TB_EXIT_STATUS=timeout
