@@ -114,6 +114,34 @@ tun_open(const char *name, int flags)
 	return fd;
 }
 
+/*
+ * Waits up to 5 s for the local route of IPv6 address addr.  The kernel
+ * adds the route of an address added with nodad from its address work, a
+ * moment after the address (which sockets can bind at once): a packet to
+ * the address that comes in through the device before then is one to
+ * forward, and is dropped (Ip6InAddrErrors).  On a busy machine that
+ * moment was long enough to lose a test's first IPv6 packet.
+ */
+static void
+wait_local_route6(const char *addr)
+{
+	char cmd[128], line[256];
+	bool found;
+	FILE *p;
+	int i;
+
+	snprintf(cmd, sizeof(cmd), "ip -6 route show table local %s", addr);
+	for (i = 0; i < 500; i++) {
+		ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+		found = fgets(line, sizeof(line), p) != NULL;
+		ck_assert_int_eq(pclose(p), 0);
+		if (found)
+			return;
+		usleep(10 * 1000);
+	}
+	ck_abort_msg("no local route for %s after 5 s", addr);
+}
+
 /* Up, with room for floods, 198.18.0.1/24 and 2001:db8::1/64. */
 static void
 link_configure(const char *name)
@@ -121,6 +149,7 @@ link_configure(const char *name)
 	run("ip link set dev %s up txqueuelen 1000", name);
 	run("ip addr add 198.18.0.1/24 dev %s", name);
 	run("ip -6 addr add 2001:db8::1/64 dev %s nodad", name);
+	wait_local_route6("2001:db8::1");
 }
 
 /* A TUN device ready for traffic; returns its blocking fd. */

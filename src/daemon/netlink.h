@@ -73,7 +73,10 @@ int netlink_batch_end_link(struct netlink *nl, unsigned ifindex,
  * the device.  A peer of another family than addr is -EINVAL.
  *
  * IPv6 addresses get IFA_F_NODAD, so they are usable at once instead of
- * "tentative" for a second.  An address that is already there is -EEXIST.
+ * "tentative" for a second.  (The kernel still adds such an address's
+ * local route from its address work, a moment after the ack: until then a
+ * packet to the address arriving through the device is dropped.)  An
+ * address that is already there is -EEXIST.
  *
  * Add addresses after netlink_set_up().  Linux (seen on 6.18) replaces
  * the route to an IPv6 peer with one to the local address whenever the
