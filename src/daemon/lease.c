@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "array.h"
 #include "lease.h"
 
 /*
@@ -220,7 +221,7 @@ int
 lease_table_add_ns(struct lease_table *t, int nsid, uid_t uid,
     unsigned ifindex, const char *name)
 {
-	struct lease *l, *grown;
+	struct lease *l;
 	ssize_t pos;
 
 	if ((pos = lease_pos(t, nsid, ifindex)) >= 0) {
@@ -229,15 +230,12 @@ lease_table_add_ns(struct lease_table *t, int nsid, uid_t uid,
 		return 0;
 	}
 	if (t->n == t->cap) {
-		size_t cap = t->cap == 0 ? 16 : t->cap * 2;
-
-		if (cap > UINT32_MAX - 1)
+		/* The indexes hold positions as uint32_t; doubling must fit. */
+		if (t->cap > (UINT32_MAX - 1) / 2)
 			return -ENOMEM;
-		grown = realloc(t->leases, cap * sizeof(*grown));
-		if (grown == NULL)
+		if (array_reserve(&t->leases, &t->cap, t->n + 1,
+		    sizeof(*t->leases), 16) != 0)
 			return -ENOMEM;
-		t->leases = grown;
-		t->cap = cap;
 		/* Without room in the indexes, the old capacity stays. */
 		if (index_rebuild(t) != 0) {
 			t->cap = t->n;

@@ -20,6 +20,7 @@
 
 #include <libmnl/libmnl.h>
 
+#include "array.h"
 #include "linkwatch.h"
 #include "log.h"
 #include "netns.h"
@@ -163,20 +164,13 @@ linkwatch_netns_find(const struct linkwatch *lw, int nsid)
 int
 linkwatch_keep_netns(struct linkwatch *lw, int nsid, int fd)
 {
-	struct linkwatch_netns *grown;
 	int copy;
 
 	if (nsid == LEASE_NSID_HOME || linkwatch_netns_find(lw, nsid) != NULL)
 		return 0;
-	if (lw->nnetns == lw->netns_cap) {
-		size_t cap = lw->netns_cap == 0 ? 8 : lw->netns_cap * 2;
-
-		grown = realloc(lw->netns, cap * sizeof(*grown));
-		if (grown == NULL)
-			return -ENOMEM;
-		lw->netns = grown;
-		lw->netns_cap = cap;
-	}
+	if (array_reserve(&lw->netns, &lw->netns_cap, lw->nnetns + 1,
+	    sizeof(*lw->netns), 8) != 0)
+		return -ENOMEM;
 	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		return -errno;
 	lw->netns[lw->nnetns++] = (struct linkwatch_netns){ nsid, copy };
@@ -307,17 +301,9 @@ struct linkwatch_seen {
 static int
 seen_add(struct linkwatch_seen *seen, int nsid, unsigned ifindex)
 {
-	struct linkwatch_key *grown;
-
-	if (seen->n == seen->cap) {
-		size_t cap = seen->cap == 0 ? 64 : seen->cap * 2;
-
-		grown = realloc(seen->keys, cap * sizeof(*grown));
-		if (grown == NULL)
-			return -ENOMEM;
-		seen->keys = grown;
-		seen->cap = cap;
-	}
+	if (array_reserve(&seen->keys, &seen->cap, seen->n + 1,
+	    sizeof(*seen->keys), 64) != 0)
+		return -ENOMEM;
 	seen->keys[seen->n++] = (struct linkwatch_key){ nsid, ifindex };
 	return 0;
 }

@@ -18,6 +18,7 @@
 
 #include <libmnl/libmnl.h>
 
+#include "array.h"
 #include "netns.h"
 
 #ifndef SIOCGSKNS
@@ -252,16 +253,8 @@ struct nsid_list {
 static int
 nsid_list_add(struct nsid_list *l, int id)
 {
-	int *grown;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap == 0 ? 16 : l->cap * 2;
-
-		if ((grown = realloc(l->ids, cap * sizeof(*grown))) == NULL)
-			return -ENOMEM;
-		l->ids = grown;
-		l->cap = cap;
-	}
+	if (array_reserve(&l->ids, &l->cap, l->n + 1, sizeof(*l->ids), 16) != 0)
+		return -ENOMEM;
 	l->ids[l->n++] = id;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "array.h"
 #include "pool.h"
 
 /* One subnet index of a pool, held by refs holdings (usually one). */
@@ -166,19 +167,8 @@ held_search(const struct pool_state *p, uint64_t index)
 static int
 held_reserve(struct pool_state *p, size_t extra)
 {
-	struct pool_held *grown;
-	size_t cap;
-
-	if (p->nheld + extra <= p->cap)
-		return 0;
-	cap = p->cap == 0 ? 16 : p->cap * 2;
-	if (cap < p->nheld + extra)
-		cap = p->nheld + extra;
-	if ((grown = realloc(p->held, cap * sizeof(*grown))) == NULL)
-		return -ENOMEM;
-	p->held = grown;
-	p->cap = cap;
-	return 0;
+	return array_reserve(&p->held, &p->cap, p->nheld + extra,
+	    sizeof(*p->held), 16);
 }
 
 /* Adds one reference to index; room must have been reserved. */
@@ -327,9 +317,8 @@ holding_search(const struct pool_alloc *pa, uint64_t device)
 static int
 holding_add(struct pool_alloc *pa, const struct pool_holding *h)
 {
-	struct pool_holding *grown;
 	uint64_t lo, hi;
-	size_t i, cap;
+	size_t i;
 
 	for (i = holding_search(pa, h->device); i < pa->nholdings &&
 	    pa->holdings[i].device == h->device; i++) {
@@ -338,14 +327,9 @@ holding_add(struct pool_alloc *pa, const struct pool_holding *h)
 		    pa->holdings[i].last == h->last)
 			return 0;
 	}
-	if (pa->nholdings == pa->cap) {
-		cap = pa->cap == 0 ? 64 : pa->cap * 2;
-		if ((grown = realloc(pa->holdings, cap * sizeof(*grown))) ==
-		    NULL)
-			return -ENOMEM;
-		pa->holdings = grown;
-		pa->cap = cap;
-	}
+	if (array_reserve(&pa->holdings, &pa->cap, pa->nholdings + 1,
+	    sizeof(*pa->holdings), 64) != 0)
+		return -ENOMEM;
 	for (i = 0; i < pa->npools; i++) {
 		if (holding_cover(&pa->pools[i], h, &lo, &hi) &&
 		    held_reserve(&pa->pools[i], hi - lo + 1) != 0)
