@@ -393,7 +393,8 @@ START_TEST(client_that_never_reads)
 	broker_start(&b, "idle-timeout = 60\n");
 	ck_assert_int_eq(tunclient_connect(b.socket_path, &good), 0);
 	ck_assert_int_eq(tunclient_ping(good), 0);
-	before = testlib_count_fds(b.pid);
+	/* Once the start-up probe's connection is gone too. */
+	before = testlib_broker_settled_fds(&b);
 
 	fd = raw_connect(b.socket_path);
 	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
